@@ -1,0 +1,33 @@
+import os
+import pathlib
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get("KIPOI_GENOME_SHARED", REPO.parent / "shared"))
+TEST_DATA = REPO / "tests" / "data"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-large", action="store_true", default=False, help="run tests marked large"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-large"):
+        return
+    skip_large = pytest.mark.skip(reason="large test: run with --run-large")
+    for item in items:
+        if "large" in item.keywords:
+            item.add_marker(skip_large)
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+    """The project's shared data folder (../shared), or skip if absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED}")
+    return SHARED
