@@ -1,0 +1,1 @@
+"""The `kipoi-genome` command line. Nothing in the package imports it."""
