@@ -1,0 +1,6 @@
+from kipoi_genome.models.enformer.enformer import BIN_SIZE, SEQUENCE_LENGTH, TARGET_LENGTH, Enformer
+from kipoi_genome.models.enformer.enformer_presets import PRESETS
+from kipoi_genome.models.presets import register_preset
+
+for _preset in PRESETS:
+    register_preset(_preset)

@@ -1,0 +1,4 @@
+"""Model zoo: Enformer and LOGO, with named presets."""
+
+from kipoi_genome.models.enformer import Enformer
+from kipoi_genome.models.presets import list_presets
