@@ -1,0 +1,9 @@
+"""Sequence tokenizers."""
+
+from kipoi_genome.tokenizers.kmer_tokenizer import (
+    CLS_ID,
+    MASK_ID,
+    PAD_ID,
+    KmerTokenizer,
+    reverse_complement,
+)
