@@ -1,0 +1,172 @@
+"""Reference-genome extraction from FASTA files through pyfaidx."""
+
+import os
+import threading
+
+import numpy as np
+
+from kipoi_genome.data.errors import InputFileError
+from kipoi_genome.data.transforms import one_hot_encode, reverse_complement
+
+_STRANDS = ("+", "-", ".")
+
+
+def _open_faidx(path, uppercase):
+    import pyfaidx
+
+    try:
+        return pyfaidx.Faidx(
+            path, as_raw=True, sequence_always_upper=uppercase, build_index=True
+        )
+    except ImportError as error:  # bgzip needs Biopython
+        raise ImportError(
+            f"Reading the block-gzipped FASTA {path} needs Biopython (pyfaidx "
+            "uses Bio.bgzf): pip install biopython"
+        ) from error
+    except pyfaidx.FastaIndexingError as error:
+        message = str(error).splitlines()[0] if str(error) else "cannot index FASTA"
+        raise InputFileError(path, None, f"malformed FASTA: {message}") from None
+    except (pyfaidx.UnsupportedCompressionFormat, OSError, ValueError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputFileError(path, None, f"cannot open FASTA: {message}") from None
+
+
+class FastaExtractor:
+    """Extracts DNA from a FASTA file, padding with N beyond chromosome ends.
+
+    Plain FASTA and bgzip-compressed FASTA (``.fa.gz`` with ``.fai`` and
+    ``.gzi``; reading it needs Biopython) are read through pyfaidx. A missing
+    ``.fai`` is built by pyfaidx next to the FASTA.
+
+    The pyfaidx handle is opened lazily, once per process and thread, so one
+    extractor can be shared by tf.data's parallel map and pickled into worker
+    processes (the handle is not pickled).
+
+    Coordinates are 0-based half-open, like BED. Positions before 0 or at or
+    after the chromosome length come back as ``"N"``; negative starts are
+    never wrapped.
+
+    Args:
+        path: str or os.PathLike. The FASTA file.
+        uppercase: bool. Upper-case the returned sequence. Defaults to False
+            (case is kept; `one_hot_encode` ignores case anyway).
+
+    Example:
+        >>> fasta = FastaExtractor("genome.fa")            # doctest: +SKIP
+        >>> fasta.extract("chr1", -2, 3)                    # doctest: +SKIP
+        'NNACG'
+    """
+
+    def __init__(self, path, uppercase=False):
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise InputFileError(path, None, "FASTA file not found")
+        if os.path.getsize(path) == 0:
+            raise InputFileError(path, None, "empty FASTA file")
+        self.path = path
+        self.uppercase = bool(uppercase)
+        self._local = threading.local()
+        self._lengths = None
+
+    def __getstate__(self):
+        return {"path": self.path, "uppercase": self.uppercase}
+
+    def __setstate__(self, state):
+        self.path = state["path"]
+        self.uppercase = state["uppercase"]
+        self._local = threading.local()
+        self._lengths = None
+
+    def __repr__(self):
+        return f"FastaExtractor({self.path!r})"
+
+    @property
+    def _faidx(self):
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            local.faidx = _open_faidx(self.path, self.uppercase)
+            local.pid = os.getpid()
+        return local.faidx
+
+    @property
+    def chromosome_lengths(self):
+        """dict: contig name → length in bp, in FASTA order."""
+        if self._lengths is None:
+            index = self._faidx.index
+            if not index:
+                raise InputFileError(self.path, None, "FASTA file has no sequences")
+            self._lengths = {name: int(record.rlen) for name, record in index.items()}
+        return self._lengths
+
+    def chromosome_length(self, chrom):
+        """Length of contig `chrom`; raises InputFileError if it is absent."""
+        lengths = self.chromosome_lengths
+        try:
+            return lengths[chrom]
+        except KeyError:
+            names = ", ".join(list(lengths)[:5]) + (", ..." if len(lengths) > 5 else "")
+            raise InputFileError(
+                self.path, None, f"contig not in FASTA (contigs: {names})", chrom
+            ) from None
+
+    def extract(self, chrom, start, end, strand="+"):
+        """DNA of ``chrom:[start, end)``, N-padded outside the chromosome.
+
+        Args:
+            chrom: str. Contig name, as in the FASTA.
+            start: int. 0-based start; may be negative.
+            end: int. Exclusive end; may exceed the contig length.
+            strand: str. ``"+"`` or ``"."`` (as stored) or ``"-"`` (reverse
+                complement).
+
+        Returns:
+            str of length ``end - start``.
+
+        Raises:
+            InputFileError: if `chrom` is not in the FASTA.
+            ValueError: on non-integer coordinates, ``end < start`` or a bad
+                strand.
+        """
+        start, end = _check_coordinates(start, end)
+        if strand not in _STRANDS:
+            raise ValueError(f"`strand` must be '+', '-' or '.'. Received: strand={strand!r}")
+        length = self.chromosome_length(chrom)
+        lo = min(max(start, 0), length)
+        hi = max(min(end, length), lo)
+        core = self._faidx.fetch(chrom, lo + 1, hi) if hi > lo else ""
+        if not isinstance(core, str):
+            core = str(core)
+        left = min(max(-start, 0), end - start)
+        right = end - start - left - len(core)
+        sequence = "N" * left + core + "N" * right
+        if strand == "-":
+            sequence = reverse_complement(sequence)
+        return sequence
+
+    def extract_one_hot(self, chrom, start, end, strand="+", neutral_value=0.0):
+        """One-hot DNA of ``chrom:[start, end)``; see `extract` and `one_hot_encode`.
+
+        Returns:
+            np.ndarray float32 of shape (end - start, 4), ACGT order.
+        """
+        return one_hot_encode(
+            self.extract(chrom, start, end, strand), neutral_value=neutral_value
+        )
+
+    def close(self):
+        """Closes this thread's file handle (it reopens on the next use)."""
+        faidx = getattr(self._local, "faidx", None)
+        if faidx is not None:
+            faidx.close()
+            self._local.pid = None
+            self._local.faidx = None
+
+
+def _check_coordinates(start, end):
+    for name, value in (("start", start), ("end", end)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"`{name}` must be an integer. Received: {name}={value!r}")
+    start, end = int(start), int(end)
+    if end < start:
+        raise ValueError(f"`end` must be >= `start`. Received: start={start}, end={end}")
+    return start, end
