@@ -148,10 +148,18 @@ class FastaExtractor:
 
         Returns:
             np.ndarray float32 of shape (end - start, 4), ACGT order.
+
+        Raises:
+            InputFileError: naming the FASTA and region if the sequence holds
+                a character that is neither ACGTN nor an IUPAC code.
         """
-        return one_hot_encode(
-            self.extract(chrom, start, end, strand), neutral_value=neutral_value
-        )
+        sequence = self.extract(chrom, start, end, strand)
+        try:
+            return one_hot_encode(sequence, neutral_value=neutral_value)
+        except ValueError as error:
+            raise InputFileError(
+                self.path, None, f"bad sequence in {chrom}:{start}-{end}: {error}"
+            ) from None
 
     def close(self):
         """Closes this thread's file handle (it reopens on the next use)."""

@@ -1,0 +1,386 @@
+"""tf.data pipelines: FASTA + intervals, and Enformer/Basenji TFRecords.
+
+Both builders follow one recipe: an index (or file) dataset is sharded first
+(by a `tf.distribute.InputContext`, or left to tf.data's auto-sharding by
+data), optionally shuffled with a seed, then decoded in a parallel map,
+optionally augmented, batched and prefetched. With ``deterministic=True`` and
+a ``seed`` the element order and the augmentation are reproducible:
+random shifts / reverse complements come from stateless random ops seeded
+per element, so they do not depend on thread timing.
+
+Augmentation (`augment_example`) is the TensorFlow twin of
+`kipoi_genome.data.transforms.augment`: a random shift of up to
+``max_shift`` bp (N fill) and a random reverse complement, with the targets
+moved to match (reversed along their length axis on reverse complement;
+shifted too when they have base resolution, ``pool_width == 1``).
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from kipoi_genome.data.errors import InputFileError
+from kipoi_genome.data.fasta import FastaExtractor
+from kipoi_genome.data.intervals import Interval, check_intervals, read_bed
+from kipoi_genome.data.transforms import one_hot_encode
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+# Augmentation ---------------------------------------------------------------
+
+
+def shift_sequence(x, shift, fill_value=0.0):
+    """``out[i] = x[i - shift]`` along axis 0, filling with `fill_value`.
+
+    Args:
+        x: tensor of shape (L, C).
+        shift: int32 scalar tensor. Positive moves content right.
+        fill_value: float. Value for positions shifted in. Defaults to 0 (N).
+
+    Returns:
+        tensor of shape (L, C).
+    """
+    x = tf.convert_to_tensor(x)
+    shift = tf.cast(shift, tf.int32)
+    length = tf.shape(x)[0]
+    pad = tf.minimum(tf.abs(shift), length)
+    padded = tf.pad(x, [[pad, pad], [0, 0]], constant_values=tf.cast(fill_value, x.dtype))
+    begin = pad - tf.clip_by_value(shift, -length, length)
+    return tf.slice(padded, [begin, 0], [length, -1])
+
+
+def augment_example(sequence, targets, shift, reverse, pool_width=1, fill_value=0.0):
+    """Shifts and optionally reverse-complements a (sequence, targets) pair.
+
+    Args:
+        sequence: tensor (L, 4), one-hot ACGT.
+        targets: tensor (T, C) or None.
+        shift: int32 scalar tensor, in bp.
+        reverse: bool scalar tensor.
+        pool_width: int. Bin width of the targets in bp. With
+            ``pool_width > 1`` shifts must stay under one bin, and the targets
+            do not move on shifts.
+        fill_value: float. Sequence value shifted in (the neutral value).
+
+    Returns:
+        (sequence, targets) with unchanged shapes (targets None if None).
+    """
+    sequence = shift_sequence(sequence, shift, fill_value)
+    if targets is not None and pool_width == 1:
+        targets = shift_sequence(targets, shift, 0.0)
+    sequence = tf.cond(reverse, lambda: tf.reverse(sequence, [0, 1]), lambda: sequence)
+    if targets is not None:
+        targets = tf.cond(reverse, lambda: tf.reverse(targets, [0]), lambda: targets)
+    return sequence, targets
+
+
+def random_augmentation(seed, max_shift=3, reverse_complement=True):
+    """Draws a shift in ``[-max_shift, max_shift]`` and a reverse flag (p = 0.5).
+
+    Args:
+        seed: int32/int64 tensor of shape (2,), a stateless seed.
+        max_shift: int. Largest |shift|.
+        reverse_complement: bool. If False the flag is always False.
+
+    Returns:
+        (shift int32 scalar, reverse bool scalar).
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    shift = tf.random.stateless_uniform(
+        [], seeds[0], minval=-max_shift, maxval=max_shift + 1, dtype=tf.int32
+    )
+    if reverse_complement:
+        reverse = tf.random.stateless_uniform([], seeds[1]) < 0.5
+    else:
+        reverse = tf.constant(False)
+    return shift, reverse
+
+
+def _check_augmentation(max_shift, pool_width):
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"`max_shift` must be a non-negative integer. Received: max_shift={max_shift!r}")
+    if pool_width > 1 and max_shift >= pool_width:
+        raise ValueError(
+            "With binned targets `max_shift` must be smaller than one bin. "
+            f"Received: max_shift={max_shift}, pool_width={pool_width}"
+        )
+
+
+# Shared pipeline steps -------------------------------------------------------
+
+
+def _dataset_options(deterministic, sharded_manually):
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.OFF
+        if sharded_manually
+        else tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return options
+
+
+def _finish(dataset, batch_size, drop_remainder, input_context, deterministic, prefetch):
+    if batch_size is not None:
+        if input_context is not None:
+            batch_size = input_context.get_per_replica_batch_size(batch_size)
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if prefetch:
+        dataset = dataset.prefetch(AUTOTUNE)
+    return dataset.with_options(_dataset_options(deterministic, input_context is not None))
+
+
+def _with_seeds(dataset, seed):
+    """Zips each element with a (2,) int64 stateless seed that changes every epoch."""
+    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    randoms = randoms.batch(2, drop_remainder=True)
+    return tf.data.Dataset.zip((dataset, randoms))
+
+
+# Intervals → one-hot --------------------------------------------------------
+
+
+def _as_intervals(intervals):
+    if isinstance(intervals, (str, os.PathLike)):
+        return read_bed(intervals)
+    intervals = list(intervals)
+    if not intervals:
+        raise ValueError("`intervals` is empty")
+    out = []
+    for item in intervals:
+        if isinstance(item, Interval):
+            out.append(item)
+        elif isinstance(item, (tuple, list)) and len(item) in (3, 4):
+            out.append(Interval(item[0], int(item[1]), int(item[2]), strand=item[3] if len(item) == 4 else "."))
+        else:
+            raise ValueError(
+                "`intervals` must be a BED path or Interval / (chrom, start, end[, strand]) items. "
+                f"Received item: {item!r}"
+            )
+    return out
+
+
+def interval_dataset(
+    fasta,
+    intervals,
+    sequence_length=None,
+    targets=None,
+    batch_size=None,
+    shuffle=False,
+    seed=None,
+    augment=False,
+    max_shift=3,
+    reverse_complement=True,
+    pool_width=1,
+    use_strand=False,
+    neutral_value=0.0,
+    check_bounds=True,
+    deterministic=False,
+    num_parallel_calls=AUTOTUNE,
+    drop_remainder=False,
+    input_context=None,
+    prefetch=True,
+):
+    """A tf.data pipeline of one-hot sequences cut from a FASTA.
+
+    Args:
+        fasta: str, os.PathLike or FastaExtractor.
+        intervals: BED path, or a sequence of Interval or
+            ``(chrom, start, end[, strand])`` tuples.
+        sequence_length: int or None. Resize every interval to this length
+            around its centre (N-padded at chromosome ends). If None all
+            intervals must have the same width.
+        targets: array-like of shape (N, ...) aligned with the intervals, or
+            None (then elements are sequences only).
+        batch_size: int or None. Global batch size (divided by the number of
+            replicas when `input_context` is given); None for no batching.
+        shuffle: bool. Shuffle the intervals (reshuffled each epoch).
+        seed: int or None. Seed for shuffling and augmentation.
+        augment: bool. Random shift (±`max_shift` bp) and reverse complement.
+        max_shift: int. Largest shift in bp. Defaults to 3.
+        reverse_complement: bool. Include random reverse complement in the
+            augmentation. Defaults to True.
+        pool_width: int. Bin width of `targets` along their first axis in bp
+            (1 = base resolution: targets shift with the sequence).
+        use_strand: bool. Reverse-complement minus-strand intervals.
+        neutral_value: float. One-hot value for N. Defaults to 0 (Enformer).
+        check_bounds: bool. Reject intervals whose contig is absent from the
+            FASTA or that end past the contig (before resizing), with a
+            one-line error naming the BED file and line. Defaults to True.
+        deterministic: bool. Keep element order (and so results) reproducible
+            across runs. Defaults to False (faster).
+        num_parallel_calls: int. Parallelism of the decoding map.
+        drop_remainder: bool. Drop the last incomplete batch.
+        input_context: tf.distribute.InputContext or None. When given, the
+            dataset is sharded by input pipeline before decoding and the
+            batch size is divided per replica (use with
+            ``strategy.distribute_datasets_from_function``). Otherwise the
+            dataset auto-shards by data under ``tf.distribute``.
+        prefetch: bool. Prefetch batches. Defaults to True.
+
+    Returns:
+        tf.data.Dataset of float32 ``(L, 4)`` sequences, or of
+        ``(sequence, target)`` pairs when `targets` is given (with a leading
+        batch axis when batched).
+    """
+    if not isinstance(fasta, FastaExtractor):
+        fasta = FastaExtractor(fasta)
+    intervals = _as_intervals(intervals)
+    if check_bounds:
+        check_intervals(intervals, fasta)
+    if sequence_length is None:
+        sequence_length = intervals[0].width
+        for interval in intervals:
+            if interval.width != sequence_length:
+                raise InputFileError(
+                    interval.source,
+                    interval.line,
+                    f"interval width differs from the first one ({sequence_length} bp); "
+                    "pass sequence_length to resize",
+                    interval.width,
+                )
+    else:
+        intervals = [interval.resize(sequence_length) for interval in intervals]
+    if sequence_length <= 0:
+        raise ValueError(f"`sequence_length` must be positive. Received: sequence_length={sequence_length}")
+    if augment:
+        _check_augmentation(max_shift, pool_width)
+    chroms = [iv.chrom for iv in intervals]
+    starts = np.array([iv.start for iv in intervals], dtype=np.int64)
+    strands = [iv.strand if use_strand else "+" for iv in intervals]
+
+    target_table = None
+    if targets is not None:
+        target_array = np.asarray(targets, dtype=np.float32)
+        if target_array.shape[0] != len(intervals):
+            raise ValueError(
+                "`targets` must have one row per interval. "
+                f"Received: {target_array.shape[0]} rows for {len(intervals)} intervals"
+            )
+        target_table = tf.constant(target_array)
+
+    def load(index):
+        i = int(index)
+        return fasta.extract_one_hot(
+            chroms[i], int(starts[i]), int(starts[i]) + sequence_length, strands[i], neutral_value
+        )
+
+    def decode(index, seed_pair=None):
+        sequence = tf.numpy_function(load, [index], tf.float32, stateful=False)
+        sequence = tf.ensure_shape(sequence, (sequence_length, 4))
+        target = tf.gather(target_table, index) if target_table is not None else None
+        if seed_pair is not None:
+            shift, reverse = random_augmentation(
+                tf.cast(seed_pair, tf.int64), max_shift, reverse_complement
+            )
+            sequence, target = augment_example(
+                sequence, target, shift, reverse, pool_width, neutral_value
+            )
+        return sequence if target is None else (sequence, target)
+
+    dataset = tf.data.Dataset.range(len(intervals))
+    if input_context is not None:
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if shuffle:
+        dataset = dataset.shuffle(len(intervals), seed=seed, reshuffle_each_iteration=True)
+    if augment:
+        dataset = _with_seeds(dataset, seed)
+    dataset = dataset.map(decode, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
+    return _finish(dataset, batch_size, drop_remainder, input_context, deterministic, prefetch)
+
+
+# TFRecords → (sequence, target) ----------------------------------------------
+
+
+def tfrecord_dataset(
+    data_dir,
+    split="train",
+    batch_size=None,
+    shuffle=False,
+    shuffle_buffer=1024,
+    seed=None,
+    augment=False,
+    max_shift=3,
+    reverse_complement=True,
+    deterministic=False,
+    num_parallel_calls=AUTOTUNE,
+    drop_remainder=False,
+    input_context=None,
+    prefetch=True,
+    as_dict=False,
+):
+    """A tf.data pipeline over Enformer/Basenji TFRecords.
+
+    Reads ``<data_dir>/statistics.json`` and ``<data_dir>/tfrecords/<split>-*.tfr``
+    (ZLIB-compressed; see `kipoi_genome.data.tfrecords`).
+
+    Args:
+        data_dir: str. Dataset folder (e.g. one organism of basenji_barnyard).
+        split: str. ``"train"``, ``"valid"`` or ``"test"``.
+        batch_size: int or None. Global batch size.
+        shuffle: bool. Shuffle files and records.
+        shuffle_buffer: int. Record shuffle buffer size.
+        seed: int or None. Seed for shuffling and augmentation.
+        augment: bool. Random shift (< one bin) and reverse complement;
+            targets are reversed with the sequence.
+        max_shift: int. Largest shift in bp. Defaults to 3.
+        reverse_complement: bool. Include reverse complement in augmentation.
+        deterministic: bool. Reproducible order.
+        num_parallel_calls: int. Parallelism of reading and parsing.
+        drop_remainder: bool. Drop the last incomplete batch.
+        input_context: tf.distribute.InputContext or None. Shard by file when
+            there are at least as many files as input pipelines, else by record.
+        prefetch: bool. Prefetch batches.
+        as_dict: bool. Yield ``{"sequence", "target"}`` dicts instead of pairs.
+
+    Returns:
+        tf.data.Dataset of ``(sequence float32 (seq_length, 4), target float32
+        (target_length, num_targets))``.
+    """
+    from kipoi_genome.data import tfrecords
+
+    statistics = tfrecords.read_statistics(data_dir)
+    files = tfrecords.tfrecord_files(data_dir, split)
+    tfrecords.check_first_record(files[0], statistics)
+    pool_width = int(statistics.get("pool_width", 1))
+    if augment:
+        _check_augmentation(max_shift, pool_width)
+
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    shard_records = False
+    if input_context is not None:
+        if len(files) >= input_context.num_input_pipelines:
+            dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        else:
+            shard_records = True
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        lambda path: tf.data.TFRecordDataset(path, compression_type="ZLIB"),
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=num_parallel_calls,
+        deterministic=deterministic,
+    )
+    if shard_records:
+        dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if shuffle:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if augment:
+        dataset = _with_seeds(dataset, seed)
+
+    def decode(serialized, seed_pair=None):
+        example = tfrecords.parse_example(serialized, statistics)
+        sequence, target = example["sequence"], example["target"]
+        if seed_pair is not None:
+            shift, reverse = random_augmentation(
+                tf.cast(seed_pair, tf.int64), max_shift, reverse_complement
+            )
+            sequence, target = augment_example(sequence, target, shift, reverse, pool_width)
+        if as_dict:
+            return {"sequence": sequence, "target": target}
+        return sequence, target
+
+    dataset = dataset.map(decode, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
+    return _finish(dataset, batch_size, drop_remainder, input_context, deterministic, prefetch)
