@@ -1,0 +1,428 @@
+"""Layers used only by LOGO: embeddings, shared transformer block, heads.
+
+Not exported from `kipoi_genome.layers`: they follow LOGO's layout (post-LN
+ALBERT block, LOGO's convolution options) and have one user.
+"""
+
+import keras
+from keras import ops
+
+from kipoi_genome.layers.factorized_embedding import FactorizedEmbedding
+from kipoi_genome.serialization import register
+
+CONV_EMBEDDING_KERNEL_SIZES = (2, 3, 5)
+
+
+def _check_positive_int(**values):
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _check_rate(**values):
+    for name, value in values.items():
+        if not 0.0 <= float(value) < 1.0:
+            raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
+
+
+@register
+class LogoEmbedding(keras.layers.Layer):
+    """LOGO input embedding: token + segment + position, LayerNorm, E -> H.
+
+    The sum of three E-sized embeddings (token, segment, learned absolute
+    position) is layer-normalised and projected to the hidden size H, as in
+    LOGO's ALBERT build (LOGO.md §2.1). The token table and projection are a
+    `FactorizedEmbedding`, so a masked-LM head can tie its output to it.
+
+    With `conv_embedding=True` the token embeddings first go through three
+    parallel `Conv1D(E, kernel 2/3/5, "same")` layers without activation
+    whose outputs are summed (LOGO's "convolution + self-attention" option,
+    LOGO.md §2.3).
+
+    `added_token_ids` supports LOGO's alternative-allele encoding: their
+    embeddings (zero where the id is 0) are added to the token embeddings.
+
+    Args:
+        vocabulary_size: int. Number of token ids V.
+        embedding_dim: int. Embedding size E.
+        hidden_dim: int. Output size H.
+        max_sequence_length: int. Rows of the position table.
+        num_segments: int. Rows of the segment table. Defaults to 2.
+        layer_norm_epsilon: float. Defaults to 1e-12.
+        dropout: float. Dropout after the LayerNorm. Defaults to 0.
+        conv_embedding: bool. Use the convolution option. Defaults to False.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        token_ids: int tensor `[B, T]`, `T <= max_sequence_length`.
+        segment_ids: int tensor `[B, T]` in `[0, num_segments)`.
+        added_token_ids: optional int tensor `[B, T]`.
+        training: bool, for dropout.
+
+    Returns:
+        Tensor `[B, T, H]`.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        embedding_dim,
+        hidden_dim,
+        max_sequence_length,
+        num_segments=2,
+        layer_norm_epsilon=1e-12,
+        dropout=0.0,
+        conv_embedding=False,
+        **kwargs,
+    ):
+        _check_positive_int(
+            vocabulary_size=vocabulary_size,
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            max_sequence_length=max_sequence_length,
+            num_segments=num_segments,
+        )
+        _check_rate(dropout=dropout)
+        super().__init__(**kwargs)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.dropout = dropout
+        self.conv_embedding = bool(conv_embedding)
+        initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+
+        self.token_embedding = FactorizedEmbedding(
+            vocabulary_size,
+            embedding_dim,
+            hidden_dim,
+            dtype=self.dtype_policy,
+            name="token_embedding",
+        )
+        self.segment_embedding = keras.layers.Embedding(
+            num_segments,
+            embedding_dim,
+            embeddings_initializer=initializer,
+            dtype=self.dtype_policy,
+            name="segment_embedding",
+        )
+        self.embeddings_layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="embeddings_layer_norm"
+        )
+        self.embeddings_dropout = keras.layers.Dropout(
+            dropout, dtype=self.dtype_policy, name="embeddings_dropout"
+        )
+        self.token_convs = []
+        if self.conv_embedding:
+            self.token_convs = [
+                keras.layers.Conv1D(
+                    embedding_dim,
+                    kernel_size,
+                    padding="same",
+                    dtype=self.dtype_policy,
+                    name=f"token_conv_{kernel_size}",
+                )
+                for kernel_size in CONV_EMBEDDING_KERNEL_SIZES
+            ]
+
+    def build(self, input_shape=None):
+        self.token_embedding.build()
+        self.segment_embedding.build()
+        self.position_embedding = self.add_weight(
+            name="position_embedding",
+            shape=(self.max_sequence_length, self.embedding_dim),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+        )
+        self.embeddings_layer_norm.build((None, None, self.embedding_dim))
+        for conv in self.token_convs:
+            conv.build((None, None, self.embedding_dim))
+        self.built = True
+
+    def call(self, token_ids, segment_ids, added_token_ids=None, training=None):
+        tokens = self.token_embedding.embed(token_ids)  # [B, T, E]
+        if self.token_convs:
+            tokens = ops.sum(ops.stack([conv(tokens) for conv in self.token_convs]), axis=0)
+        if added_token_ids is not None:
+            present = ops.cast(ops.not_equal(added_token_ids, 0), tokens.dtype)[..., None]
+            tokens = tokens + self.token_embedding.embed(added_token_ids) * present
+        length = ops.shape(token_ids)[1]
+        positions = ops.cast(self.position_embedding[:length], tokens.dtype)  # [T, E]
+        x = tokens + self.segment_embedding(segment_ids) + positions[None]
+        x = self.embeddings_layer_norm(x)
+        x = self.embeddings_dropout(x, training=training)
+        return self.token_embedding.project(x)  # [B, T, H]
+
+    def compute_output_shape(self, token_ids_shape, *args, **kwargs):
+        return (*token_ids_shape, self.hidden_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            vocabulary_size=self.vocabulary_size,
+            embedding_dim=self.embedding_dim,
+            hidden_dim=self.hidden_dim,
+            max_sequence_length=self.max_sequence_length,
+            num_segments=self.num_segments,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            dropout=self.dropout,
+            conv_embedding=self.conv_embedding,
+        )
+        return config
+
+
+@register
+class LogoTransformerBlock(keras.layers.Layer):
+    """Post-LayerNorm transformer block (BERT/ALBERT), as used by LOGO.
+
+    `x = LN(x + MHA(x)); x = LN(x + FFN(x))` with a bidirectional
+    self-attention whose keys are masked where `padding_mask` is False.
+    FFN is `Dense(intermediate_dim, gelu) -> Dense(hidden)` (exact erf GELU),
+    or with `conv_feedforward=True` LOGO's `Conv1D(hidden, 3, "same")`
+    without activation (LOGO.md §2.3).
+
+    Args:
+        hidden_dim: int. Model width H, divisible by `num_heads`.
+        num_heads: int. Attention heads.
+        intermediate_dim: int. FFN width.
+        dropout: float. Dropout on attention probabilities and residual
+            branches. Defaults to 0.
+        layer_norm_epsilon: float. Defaults to 1e-12.
+        conv_feedforward: bool. Defaults to False.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        inputs: tensor `[B, T, H]`.
+        padding_mask: optional bool tensor `[B, T]`, True for real tokens.
+        training: bool, for dropout.
+
+    Returns:
+        Tensor `[B, T, H]`.
+    """
+
+    def __init__(
+        self,
+        hidden_dim,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        layer_norm_epsilon=1e-12,
+        conv_feedforward=False,
+        **kwargs,
+    ):
+        _check_positive_int(
+            hidden_dim=hidden_dim, num_heads=num_heads, intermediate_dim=intermediate_dim
+        )
+        if hidden_dim % num_heads:
+            raise ValueError(
+                "`hidden_dim` must be divisible by `num_heads`. "
+                f"Received: hidden_dim={hidden_dim}, num_heads={num_heads}"
+            )
+        _check_rate(dropout=dropout)
+        super().__init__(**kwargs)
+        self.hidden_dim = hidden_dim
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.conv_feedforward = bool(conv_feedforward)
+        initializer = keras.initializers.TruncatedNormal(stddev=0.02)
+        common = dict(dtype=self.dtype_policy)
+
+        self.attention = keras.layers.MultiHeadAttention(
+            num_heads,
+            hidden_dim // num_heads,
+            dropout=dropout,
+            kernel_initializer=initializer,
+            name="attention",
+            **common,
+        )
+        self.attention_dropout = keras.layers.Dropout(dropout, name="attention_dropout", **common)
+        self.attention_layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="attention_layer_norm", **common
+        )
+        if self.conv_feedforward:
+            self.feedforward = [
+                keras.layers.Conv1D(
+                    hidden_dim, 3, padding="same", name="feedforward_conv", **common
+                )
+            ]
+        else:
+            self.feedforward = [
+                keras.layers.Dense(
+                    intermediate_dim,
+                    activation="gelu",
+                    kernel_initializer=initializer,
+                    name="feedforward_intermediate",
+                    **common,
+                ),
+                keras.layers.Dense(
+                    hidden_dim,
+                    kernel_initializer=initializer,
+                    name="feedforward_output",
+                    **common,
+                ),
+            ]
+        self.feedforward_dropout = keras.layers.Dropout(
+            dropout, name="feedforward_dropout", **common
+        )
+        self.feedforward_layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, name="feedforward_layer_norm", **common
+        )
+
+    def build(self, input_shape):
+        shape = (None, None, self.hidden_dim)
+        self.attention.build(shape, shape)
+        self.attention_layer_norm.build(shape)
+        if self.conv_feedforward:
+            self.feedforward[0].build(shape)
+        else:
+            self.feedforward[0].build(shape)
+            self.feedforward[1].build((None, None, self.intermediate_dim))
+        self.feedforward_layer_norm.build(shape)
+        self.built = True
+
+    def call(self, inputs, padding_mask=None, training=None):
+        attention_mask = None
+        if padding_mask is not None:
+            attention_mask = ops.cast(padding_mask, "bool")[:, None, :]  # [B, 1, S]
+        attended = self.attention(
+            inputs, inputs, attention_mask=attention_mask, training=training
+        )
+        x = self.attention_layer_norm(
+            inputs + self.attention_dropout(attended, training=training)
+        )
+        y = x
+        for layer in self.feedforward:
+            y = layer(y)
+        return self.feedforward_layer_norm(x + self.feedforward_dropout(y, training=training))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_dim=self.hidden_dim,
+            num_heads=self.num_heads,
+            intermediate_dim=self.intermediate_dim,
+            dropout=self.dropout,
+            layer_norm_epsilon=self.layer_norm_epsilon,
+            conv_feedforward=self.conv_feedforward,
+        )
+        return config
+
+
+@register
+class LogoMaskedLMHead(keras.layers.Layer):
+    """Masked-LM output tied to the token embedding.
+
+    Gathers the hidden states at `mask_positions`, then `Dense(E, gelu) ->
+    LayerNorm -> x @ token_table^T + bias` (BERT/ALBERT; LOGO.md §4). Only the
+    selected positions are scored, so no work (and no loss) is spent on
+    unmasked tokens.
+
+    Args:
+        token_embedding: the backbone's `FactorizedEmbedding` (tied weights).
+        layer_norm_epsilon: float. Defaults to 1e-12.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        inputs: tensor `[B, T, H]`.
+        mask_positions: int tensor `[B, P]` of positions in `[0, T)`.
+
+    Returns:
+        Logits `[B, P, V]`.
+    """
+
+    def __init__(self, token_embedding, layer_norm_epsilon=1e-12, **kwargs):
+        if not isinstance(token_embedding, FactorizedEmbedding):
+            raise ValueError(
+                "`token_embedding` must be a FactorizedEmbedding. "
+                f"Received: token_embedding={token_embedding!r}"
+            )
+        super().__init__(**kwargs)
+        self.token_embedding = token_embedding
+        self.layer_norm_epsilon = layer_norm_epsilon
+        embedding_dim = token_embedding.embedding_dim
+        self.dense = keras.layers.Dense(
+            embedding_dim,
+            activation="gelu",
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype=self.dtype_policy,
+            name="dense",
+        )
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm"
+        )
+
+    def build(self, inputs_shape, mask_positions_shape=None):
+        self.dense.build(inputs_shape)
+        self.layer_norm.build((None, None, self.token_embedding.embedding_dim))
+        self.output_bias = self.add_weight(
+            name="output_bias",
+            shape=(self.token_embedding.vocabulary_size,),
+            initializer="zeros",
+        )
+        self.built = True
+
+    def call(self, inputs, mask_positions):
+        positions = ops.cast(mask_positions, "int32")[..., None]  # [B, P, 1]
+        x = ops.take_along_axis(inputs, positions, axis=1)  # [B, P, H]
+        x = self.layer_norm(self.dense(x))  # [B, P, E]
+        return self.token_embedding.logits(x) + ops.cast(self.output_bias, x.dtype)
+
+    def compute_output_shape(self, inputs_shape, mask_positions_shape):
+        return (*mask_positions_shape, self.token_embedding.vocabulary_size)
+
+    def get_config(self):
+        # The tied embedding is not serialisable on its own: the masked-LM task
+        # rebuilds this head from its backbone.
+        config = super().get_config()
+        config.update(layer_norm_epsilon=self.layer_norm_epsilon)
+        return config
+
+
+@register
+class LogoPooling(keras.layers.Layer):
+    """Sequence pooling: LOGO's first token, or a padding-aware mean.
+
+    LOGO prepends no [CLS] token; its classifiers read the output at the
+    first k-mer (`mode="first"`). `mode="mean"` averages the non-padding
+    positions.
+
+    Args:
+        mode: `"first"` or `"mean"`. Defaults to `"first"`.
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        inputs: tensor `[B, T, H]`.
+        padding_mask: bool tensor `[B, T]` (used by `"mean"`).
+
+    Returns:
+        Tensor `[B, H]`.
+    """
+
+    MODES = ("first", "mean")
+
+    def __init__(self, mode="first", **kwargs):
+        if mode not in self.MODES:
+            raise ValueError(f"`mode` must be one of {self.MODES}. Received: mode={mode!r}")
+        super().__init__(**kwargs)
+        self.mode = mode
+
+    def call(self, inputs, padding_mask=None):
+        if self.mode == "first" or padding_mask is None:
+            return inputs[:, 0] if self.mode == "first" else ops.mean(inputs, axis=1)
+        weights = ops.cast(padding_mask, inputs.dtype)[..., None]  # [B, T, 1]
+        total = ops.sum(inputs * weights, axis=1)
+        return total / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, inputs_shape, padding_mask_shape=None):
+        return (inputs_shape[0], inputs_shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mode=self.mode)
+        return config

@@ -1,0 +1,96 @@
+"""Shared machinery of the LOGO task models (unexported)."""
+
+import keras
+import numpy as np
+
+from kipoi_genome.models.logo.logo_backbone import LogoBackbone
+from kipoi_genome.models.presets import PresetMixin
+from kipoi_genome.tokenizers import KmerTokenizer
+
+
+def resolve_backbone(backbone, argument="backbone"):
+    """A `LogoBackbone` from an instance, constructor kwargs or a serialized config."""
+    if isinstance(backbone, LogoBackbone):
+        return backbone
+    if isinstance(backbone, dict):
+        if "class_name" in backbone:
+            return keras.saving.deserialize_keras_object(backbone)
+        return LogoBackbone(**backbone)
+    raise ValueError(
+        f"`{argument}` must be a LogoBackbone or a dict of its arguments. "
+        f"Received: {argument}={backbone!r}"
+    )
+
+
+def serialize_backbone(backbone):
+    return keras.saving.serialize_keras_object(backbone)
+
+
+def tokenizer_for(backbone):
+    k = backbone.k
+    if k is None:
+        raise ValueError(
+            "The backbone's vocabulary is not a LOGO k-mer vocabulary (5**k + 13 ids). "
+            f"Received: vocabulary_size={backbone.vocabulary_size}"
+        )
+    return KmerTokenizer(k=k)
+
+
+def tokenize_views(tokenizer, sequences, strands=True):
+    """All reading frames of both strands of every sequence.
+
+    Sequences may have different lengths; shorter ones are padded with id 0
+    (masked out by the backbone).
+
+    Args:
+        tokenizer: a `KmerTokenizer`.
+        sequences: list of DNA strings.
+        strands: bool. Include the reverse complement.
+
+    Returns:
+        int32 array `[N, V, m]` with `V = k` (forward frames), then `k`
+        reverse-complement frames when `strands`.
+    """
+    if isinstance(sequences, str):
+        raise ValueError("`sequences` must be a list of strings, not a single string.")
+    views = []
+    for sequence in sequences:
+        ids = [tokenizer.tokenize(sequence)]
+        if strands:
+            ids.append(tokenizer.tokenize(sequence, reverse_complement=True))
+        views.append(np.concatenate(ids, axis=0))
+    length = max((v.shape[-1] for v in views), default=0)
+    out = np.zeros((len(views), (2 if strands else 1) * tokenizer.k, length), np.int32)
+    for i, v in enumerate(views):
+        out[i, :, : v.shape[-1]] = v
+    return out
+
+
+class LogoTask(PresetMixin, keras.Model):
+    """Base of the LOGO task models: backbone (de)serialisation helpers.
+
+    Subclasses are functional models whose `get_config` lists their
+    constructor arguments, the backbone serialised as a nested object.
+    """
+
+    def _predict_views(self, inputs, batch_size, num_sequences, num_views):
+        """`self.predict` on `[N * V, ...]` inputs, averaged back to `[N, C]`."""
+        outputs = self.predict(inputs, batch_size=batch_size, verbose=0)
+        outputs = np.asarray(outputs, dtype=np.float64)
+        return outputs.reshape(num_sequences, num_views, -1).mean(axis=1)
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key, value in list(config.items()):
+            if key.endswith("backbone") and isinstance(value, dict):
+                config[key] = resolve_backbone(value, key)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
+        return cls(**config)
+
+    def _base_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+        }

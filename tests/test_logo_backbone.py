@@ -1,0 +1,94 @@
+"""LogoBackbone: official parameter counts, masking, attention direction, config."""
+
+import keras
+import numpy as np
+import pytest
+
+from kipoi_genome.models.logo import LogoBackbone
+
+TINY = dict(
+    vocabulary_size=138,
+    embedding_dim=8,
+    hidden_dim=16,
+    num_heads=2,
+    intermediate_dim=32,
+    max_sequence_length=32,
+)
+
+
+def inputs(token_ids):
+    token_ids = np.asarray(token_ids, dtype="int32")
+    return {"token_ids": token_ids, "segment_ids": np.zeros_like(token_ids)}
+
+
+def test_official_parameter_counts():
+    """LOGO.md §2.1: backbone 1,290,496; LOGO-919 1,526,679; LOGO-2002 1,870,546."""
+    backbone = LogoBackbone()  # k = 5, E 128, H 256, 512 positions, shared block
+    assert backbone.count_params() == 1_290_496
+    assert backbone.count_params() + 256 * 919 + 919 == 1_526_679
+    backbone_2kb = LogoBackbone(max_sequence_length=1024)
+    assert backbone_2kb.count_params() + 256 * 2002 + 2002 == 1_870_546
+    # Per-layer counts of the table in LOGO.md.
+    sizes = {w.path: int(np.prod(w.shape)) for w in backbone.weights}
+    assert sizes["embeddings/token_embedding/token_embedding/embeddings"] == 401_664
+    assert sizes["embeddings/position_embedding"] == 65_536
+    attention = sum(v for k, v in sizes.items() if "/attention/" in k)
+    feedforward = sum(v for k, v in sizes.items() if "/feedforward_" in k and "norm" not in k)
+    assert (attention, feedforward) == (263_168, 525_568)
+
+
+def test_unshared_blocks_and_conv_options():
+    shared = LogoBackbone(**TINY)
+    unshared = LogoBackbone(**TINY, num_blocks=2)
+    block = sum(int(np.prod(w.shape)) for w in shared.transformer_blocks[0].weights)
+    assert unshared.count_params() == shared.count_params() + block
+    conv = LogoBackbone(**TINY, conv_embedding=True, conv_feedforward=True)
+    names = [w.path for w in conv.weights]
+    assert any("token_conv_5" in n for n in names) and any("feedforward_conv" in n for n in names)
+    assert conv(inputs(np.ones((2, 7)))).shape == (2, 7, 16)
+
+
+def test_output_shape_padding_and_bidirectional_attention():
+    backbone = LogoBackbone(**TINY)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(35, 135, size=(2, 10))
+    out = keras.ops.convert_to_numpy(backbone(inputs(tokens)))
+    assert out.shape == (2, 10, 16)
+    # Padding (id 0) appended at the end does not change the real positions.
+    padded = np.concatenate([tokens, np.zeros((2, 5), int)], axis=1)
+    out_padded = keras.ops.convert_to_numpy(backbone(inputs(padded)))
+    np.testing.assert_allclose(out_padded[:, :10], out, atol=1e-5)
+    # No causal mask: changing the last token changes the first output.
+    changed = tokens.copy()
+    changed[:, -1] = 40
+    out_changed = keras.ops.convert_to_numpy(backbone(inputs(changed)))
+    assert np.abs(out_changed[:, 0] - out[:, 0]).max() > 1e-4
+
+
+def test_config_round_trip_and_saving(tmp_path):
+    backbone = LogoBackbone(**TINY, num_passes=4, num_blocks=2, dropout=0.1)
+    config = backbone.get_config()
+    restored = LogoBackbone.from_config(config)
+    assert restored.get_config() == config
+    assert backbone.k == 3
+    path = tmp_path / "backbone.keras"
+    backbone.save(path)
+    loaded = keras.saving.load_model(path)
+    x = inputs(np.arange(35, 47).reshape(2, 6))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(backbone(x)), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_heads=3), "hidden_dim=16, num_heads=3"),
+        (dict(num_passes=3, num_blocks=2), "num_passes=3, num_blocks=2"),
+        (dict(max_sequence_length=0), "max_sequence_length=0"),
+        (dict(dropout=1.5), "dropout=1.5"),
+    ],
+)
+def test_invalid_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=f"Received: .*{message}"):
+        LogoBackbone(**{**TINY, **kwargs})
