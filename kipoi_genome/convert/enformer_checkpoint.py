@@ -36,6 +36,9 @@ def resolve_checkpoint_prefix(path):
         latest = tf.train.latest_checkpoint(path)
         if latest:
             return latest
+        indexes = sorted(f for f in os.listdir(path) if f.endswith(".index"))
+        if len(indexes) == 1:
+            return os.path.join(path, indexes[0][: -len(".index")])
         raise FileNotFoundError(
             f"{path}: no TF-Hub SavedModel (variables/variables.index) or tf.train "
             "checkpoint found in this directory"

@@ -29,7 +29,8 @@ class Residual(keras.layers.Layer):
         self.layer = layer
 
     def build(self, input_shape):
-        self.layer.build(input_shape)
+        if not self.layer.built:  # a deserialized layer arrives built
+            self.layer.build(input_shape)
         output_shape = tuple(self.layer.compute_output_shape(input_shape))
         if output_shape[-1] != input_shape[-1]:
             raise ValueError(

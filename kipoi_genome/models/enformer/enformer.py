@@ -258,7 +258,7 @@ class Enformer(PresetMixin, keras.Model):
 
     def embedding_model(self):
         """A model sharing weights that returns the `[B, bins, 2C]` embeddings."""
-        return keras.Model(self.inputs, self.get_layer("final_gelu").output)
+        return keras.Model(self.input, self.get_layer("final_gelu").output)
 
     def __call__(self, inputs, *args, **kwargs):
         check_input_shape(inputs, self.sequence_length)

@@ -1,0 +1,37 @@
+"""`kipoi-genome info`: presets and versions."""
+
+import json
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "info",
+        help="list presets, or show one preset's configuration",
+        description="List the model presets shipped with kipoi-genome, or show one in detail.",
+    )
+    parser.add_argument("preset", nargs="?", help="a preset name to show in detail")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    import keras
+    import tensorflow as tf
+
+    from kipoi_genome import __version__
+    from kipoi_genome.models import presets
+
+    if args.preset:
+        preset = presets.get_preset(args.preset)
+        print(f"{preset.name} ({preset.class_name}): {preset.description}")
+        print(f"weights: {preset.weights or 'random initialisation'}")
+        print("config:", json.dumps(preset.config, indent=2, sort_keys=True))
+        for key, value in preset.metadata.items():
+            print(f"{key}: {value}")
+        return 0
+    print(f"kipoi-genome {__version__} (tensorflow {tf.__version__}, keras {keras.__version__})")
+    print("presets:")
+    for name in presets.list_presets():
+        preset = presets.get_preset(name)
+        weights = "shipped weights" if preset.weights else "random weights"
+        print(f"  {name:<28} {preset.class_name:<24} {weights:<16} {preset.description}")
+    return 0
