@@ -11,7 +11,7 @@ import os
 import sys
 
 # Subcommand modules under kipoi_genome.cli, in --help order.
-SUBCOMMANDS = ("convert", "info")
+SUBCOMMANDS = ("predict", "convert", "info")
 
 
 def build_parser():

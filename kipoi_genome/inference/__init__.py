@@ -1,0 +1,3 @@
+"""Prediction over genomic regions, streaming with bounded memory."""
+
+from kipoi_genome.inference.regions import load_model, predict_regions

@@ -1,0 +1,73 @@
+"""Streams predictions for BED regions of a FASTA through any zoo model."""
+
+import os
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from kipoi_genome.data import FastaExtractor, one_hot_encode
+from kipoi_genome.models import presets
+
+
+def load_model(name_or_path):
+    """A preset name or a `.keras` file -> a Keras model."""
+    if os.fspath(name_or_path).endswith(".keras"):
+        if not os.path.isfile(name_or_path):
+            raise FileNotFoundError(f"{name_or_path}: model file not found")
+        return keras.saving.load_model(name_or_path)
+    preset = presets.get_preset(name_or_path)
+    model_cls = keras.saving.get_registered_object(f"kipoi_genome>{preset.class_name}")
+    return model_cls.from_preset(preset.name)
+
+
+def _batches(items, size):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, progress=True):
+    """Yields `(interval, outputs)` for each interval, in order.
+
+    Models with a `predict_sequences(list_of_str)` method (LOGO tasks) get the
+    region's DNA as is; one-hot models (Enformer) get the region resized
+    around its centre to their input length, padded with N past chromosome
+    ends. Memory stays bounded by one batch.
+
+    Args:
+        model: a zoo model.
+        fasta: path or `FastaExtractor`.
+        intervals: iterable of `kipoi_genome.data.Interval`.
+        batch_size: regions per forward pass.
+        use_strand: read minus-strand regions reverse-complemented.
+        progress: show a progress bar.
+
+    Yields:
+        `(interval, dict name -> np.ndarray)` with one region's outputs.
+    """
+    fasta = fasta if isinstance(fasta, FastaExtractor) else FastaExtractor(fasta)
+    by_sequence = hasattr(model, "predict_sequences")
+    length = None if by_sequence else model.input_shape[1]
+    intervals = list(intervals)
+    bar = tqdm(total=len(intervals), unit="region", disable=not progress, desc="predict")
+    for batch in _batches(intervals, batch_size):
+        seqs = []
+        for interval in batch:
+            region = interval if by_sequence else interval.resize(length)
+            strand = interval.strand if use_strand and interval.strand == "-" else "+"
+            seqs.append(fasta.extract(region.chrom, region.start, region.end, strand))
+        if by_sequence:
+            outputs = {"probability": np.asarray(model.predict_sequences(seqs))}
+        else:
+            out = model.predict_on_batch(np.stack([one_hot_encode(s) for s in seqs]))
+            outputs = out if isinstance(out, dict) else {"output": out}
+        for i, interval in enumerate(batch):
+            yield interval, {k: np.asarray(v[i]) for k, v in outputs.items()}
+        bar.update(len(batch))
+    bar.close()
