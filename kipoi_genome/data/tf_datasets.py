@@ -320,7 +320,8 @@ def tfrecord_dataset(
         data_dir: str. Dataset folder (e.g. one organism of basenji_barnyard).
         split: str. ``"train"``, ``"valid"`` or ``"test"``.
         batch_size: int or None. Global batch size.
-        shuffle: bool. Shuffle files and records.
+        shuffle: bool. Shuffle files and records (files are interleaved).
+            Without shuffling, records come in file order.
         shuffle_buffer: int. Record shuffle buffer size.
         seed: int or None. Seed for shuffling and augmentation.
         augment: bool. Random shift (< one bin) and reverse complement;
@@ -357,11 +358,13 @@ def tfrecord_dataset(
             shard_records = True
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    # Without shuffling, records keep file order (so predictions line up with
+    # the sequences that made the records); with shuffling, files interleave.
     dataset = dataset.interleave(
-        lambda path: tf.data.TFRecordDataset(path, compression_type="ZLIB"),
-        cycle_length=min(len(files), 8),
-        num_parallel_calls=num_parallel_calls,
-        deterministic=deterministic,
+        lambda path: tf.data.TFRecordDataset(path, compression_type="ZLIB", buffer_size=1 << 20),
+        cycle_length=min(len(files), 8) if shuffle else 1,
+        num_parallel_calls=num_parallel_calls if shuffle else None,
+        deterministic=deterministic if shuffle else None,
     )
     if shard_records:
         dataset = dataset.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)

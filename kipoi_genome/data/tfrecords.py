@@ -62,7 +62,9 @@ def read_statistics(data_dir):
     if not isinstance(statistics, dict):
         raise InputFileError(path, None, "statistics must be a JSON object")
     for key in REQUIRED_STATISTICS:
-        value = statistics.get(key)
+        if key not in statistics:
+            raise InputFileError(path, None, f"missing required key '{key}'")
+        value = statistics[key]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise InputFileError(path, None, f"'{key}' must be a positive integer", value)
     return statistics
