@@ -275,3 +275,22 @@ def test_real_vcf_refs_match_fasta(chr20, shared_dir):
         assert variants
         for variant in variants:
             assert chr20.extract(variant.chrom, variant.start, variant.end).upper() == variant.ref
+
+
+def test_in_memory_extraction_matches_streaming(tiny_fasta):
+    cached = FastaExtractor(TINY_FA, in_memory=True)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        chrom = ["chrA", "chrB"][rng.integers(2)]
+        start = int(rng.integers(-20, 60))
+        end = start + int(rng.integers(0, 30))
+        strand = "+-"[rng.integers(2)]
+        assert cached.extract(chrom, start, end, strand) == tiny_fasta.extract(chrom, start, end, strand)
+    clone = pickle.loads(pickle.dumps(cached))
+    assert clone.in_memory and clone.extract("chrA", 48, 52) == "ATNN"
+
+
+def test_real_chr20_in_memory_matches_streaming(chr20, shared_dir):
+    cached = FastaExtractor(shared_dir / "data/reference/GRCh37_chr20.fa.gz", in_memory=True)
+    for start in (-5, 0, 1_000_000, 31_234_567, 63_025_500):
+        assert cached.extract("chr20", start, start + 1000) == chr20.extract("chr20", start, start + 1000)

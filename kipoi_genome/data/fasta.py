@@ -9,6 +9,7 @@ from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.transforms import one_hot_encode, reverse_complement
 
 _STRANDS = ("+", "-", ".")
+_CHUNK = 1 << 20  # bases per read when loading a whole contig
 
 
 def _open_faidx(path, uppercase):
@@ -50,6 +51,11 @@ class FastaExtractor:
         path: str or os.PathLike. The FASTA file.
         uppercase: bool. Upper-case the returned sequence. Defaults to False
             (case is kept; `one_hot_encode` ignores case anyway).
+        in_memory: bool. Read each contig whole (through pyfaidx) on first
+            use and serve later requests from memory, 1 byte per base (about
+            3.1 GB for a whole human genome, 63 MB for chr20). Much faster for
+            many random windows, especially from bgzip files. Defaults to
+            False (every request reads the file).
 
     Example:
         >>> fasta = FastaExtractor("genome.fa")            # doctest: +SKIP
@@ -57,7 +63,7 @@ class FastaExtractor:
         'NNACG'
     """
 
-    def __init__(self, path, uppercase=False):
+    def __init__(self, path, uppercase=False, in_memory=False):
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise InputFileError(path, None, "FASTA file not found")
@@ -65,17 +71,24 @@ class FastaExtractor:
             raise InputFileError(path, None, "empty FASTA file")
         self.path = path
         self.uppercase = bool(uppercase)
+        self.in_memory = bool(in_memory)
+        self._reset()
+
+    def _reset(self):
         self._local = threading.local()
         self._lengths = None
+        self._contigs = {}
+        self._contigs_pid = os.getpid()
+        self._contigs_lock = threading.Lock()
 
     def __getstate__(self):
-        return {"path": self.path, "uppercase": self.uppercase}
+        return {"path": self.path, "uppercase": self.uppercase, "in_memory": self.in_memory}
 
     def __setstate__(self, state):
         self.path = state["path"]
         self.uppercase = state["uppercase"]
-        self._local = threading.local()
-        self._lengths = None
+        self.in_memory = state.get("in_memory", False)
+        self._reset()
 
     def __repr__(self):
         return f"FastaExtractor({self.path!r})"
@@ -127,21 +140,55 @@ class FastaExtractor:
             ValueError: on non-integer coordinates, ``end < start`` or a bad
                 strand.
         """
+        return self.extract_bytes(chrom, start, end, strand).decode("ascii")
+
+    def extract_bytes(self, chrom, start, end, strand="+"):
+        """Like `extract`, but returns ASCII bytes (no str round trip)."""
         start, end = _check_coordinates(start, end)
         if strand not in _STRANDS:
             raise ValueError(f"`strand` must be '+', '-' or '.'. Received: strand={strand!r}")
         length = self.chromosome_length(chrom)
         lo = min(max(start, 0), length)
         hi = max(min(end, length), lo)
-        core = self._faidx.fetch(chrom, lo + 1, hi) if hi > lo else ""
-        if not isinstance(core, str):
-            core = str(core)
+        core = self._fetch(chrom, lo, hi) if hi > lo else b""
         left = min(max(-start, 0), end - start)
         right = end - start - left - len(core)
-        sequence = "N" * left + core + "N" * right
+        sequence = b"N" * left + core + b"N" * right if left or right else core
         if strand == "-":
             sequence = reverse_complement(sequence)
         return sequence
+
+    def _fetch(self, chrom, lo, hi):
+        """Bytes of ``chrom:[lo, hi)`` with ``0 <= lo < hi <= length``."""
+        if self.in_memory:
+            return self._contig(chrom)[lo:hi]
+        core = self._faidx.fetch(chrom, lo + 1, hi)
+        return self._to_bytes(core, chrom)
+
+    def _to_bytes(self, text, chrom):
+        try:
+            return str(text).encode("ascii")
+        except UnicodeEncodeError:
+            raise InputFileError(self.path, None, f"non-ASCII character in contig {chrom}") from None
+
+    def _contig(self, chrom):
+        if self._contigs_pid != os.getpid():  # forked: start a fresh cache
+            self._contigs, self._contigs_pid = {}, os.getpid()
+        data = self._contigs.get(chrom)
+        if data is None:
+            with self._contigs_lock:
+                data = self._contigs.get(chrom)
+                if data is None:
+                    length = self.chromosome_length(chrom)
+                    # Read in 1-Mb pieces: one huge read through Bio.bgzf is
+                    # quadratic (it grows its buffer by concatenation).
+                    pieces = [
+                        self._to_bytes(self._faidx.fetch(chrom, lo + 1, min(lo + _CHUNK, length)), chrom)
+                        for lo in range(0, length, _CHUNK)
+                    ]
+                    data = b"".join(pieces)
+                    self._contigs[chrom] = data
+        return data
 
     def extract_one_hot(self, chrom, start, end, strand="+", neutral_value=0.0):
         """One-hot DNA of ``chrom:[start, end)``; see `extract` and `one_hot_encode`.
@@ -153,7 +200,7 @@ class FastaExtractor:
             InputFileError: naming the FASTA and region if the sequence holds
                 a character that is neither ACGTN nor an IUPAC code.
         """
-        sequence = self.extract(chrom, start, end, strand)
+        sequence = self.extract_bytes(chrom, start, end, strand)
         try:
             return one_hot_encode(sequence, neutral_value=neutral_value)
         except ValueError as error:

@@ -1,0 +1,282 @@
+"""Benchmark: one-hot DNA extraction from a FASTA, ours vs kipoiseq.
+
+Times "interval → float32 one-hot (L, 4), N = 0" on the same random intervals
+of GRCh37 chr20, for:
+
+* ``kipoi_genome``: ``FastaExtractor(path).extract_one_hot(...)`` (pyfaidx
+  read per request, NumPy lookup-table one-hot);
+* ``kipoi_genome, in_memory``: ``FastaExtractor(path, in_memory=True)``
+  (contig read once through pyfaidx, then sliced in memory);
+* ``kipoiseq``: ``FastaStringExtractor(path).extract(Interval(...))`` +
+  ``one_hot_dna(seq, neutral_value=0.0, dtype=np.float32)`` (kipoiseq 0.7.1),
+  if kipoiseq is installed (``pip install kipoiseq==0.7.1``);
+
+on the bgzip FASTA from ../shared/data and on a plain (decompressed) copy.
+Outputs of the two libraries are checked to be identical first. Each timing
+is the median of ``--repeats`` runs. The table is printed and written into
+the ``## One-hot extraction`` section of docs/benchmarks.md.
+
+Usage (from the repository root):
+    nice python benchmarks/onehot_extraction.py
+"""
+
+import argparse
+import gzip
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from kipoi_genome.data import FastaExtractor, one_hot_encode  # noqa: E402
+
+DEFAULT_FASTA = REPO.parent / "shared" / "data" / "reference" / "GRCh37_chr20.fa.gz"
+SECTION = "## One-hot extraction"
+GOAL = 10.0
+
+
+def random_intervals(chrom_length, count, length, seed):
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(100_000, chrom_length - length - 100_000, size=count)
+    return [(int(s), int(s) + length) for s in starts]
+
+
+def time_median(function, repeats):
+    times = []
+    for _ in range(repeats):
+        begin = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - begin)
+    return statistics.median(times)
+
+
+def load_kipoiseq():
+    try:
+        from kipoiseq import Interval
+        from kipoiseq.extractors import FastaStringExtractor
+        from kipoiseq.transforms.functional import one_hot_dna
+        import kipoiseq
+    except ImportError:
+        return None
+    return Interval, FastaStringExtractor, one_hot_dna, kipoiseq.__version__
+
+
+def machine_description():
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores visible, {platform.system()} {platform.machine()}"
+
+
+def git_commit():
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "kipoi_genome/data", "benchmarks"],
+            cwd=REPO, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        return commit + ("+uncommitted" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run(args):
+    kipoiseq = load_kipoiseq()
+    fasta_gz = pathlib.Path(args.fasta)
+    files = {"bgzip": fasta_gz}
+    workdir = tempfile.mkdtemp(prefix="onehot_bench_")
+    try:
+        if not args.no_plain:
+            plain = pathlib.Path(workdir) / "genome.fa"
+            with gzip.open(fasta_gz, "rb") as source, open(plain, "wb") as target:
+                shutil.copyfileobj(source, target, 1 << 24)
+            files["plain"] = plain
+        probe = FastaExtractor(fasta_gz)
+        chrom, chrom_length = next(iter(probe.chromosome_lengths.items()))
+        shapes = [(args.small_count, args.small_length), (args.large_count, args.large_length)]
+        rows = []
+        for file_kind, path in files.items():
+            FastaExtractor(path).chromosome_lengths  # builds a missing .fai outside the timings
+            for count, length in shapes:
+                intervals = random_intervals(chrom_length, count, length, args.seed)
+                megabases = count * length / 1e6
+                ours = FastaExtractor(path)
+                cached = FastaExtractor(path, in_memory=True)
+                begin = time.perf_counter()
+                cached.extract(chrom, 0, 1)
+                load_seconds = time.perf_counter() - begin
+
+                def run_ours(extractor=ours):
+                    for start, end in intervals:
+                        extractor.extract_one_hot(chrom, start, end)
+
+                result = {
+                    "file": file_kind,
+                    "windows": f"{count:,} × {length:,} bp",
+                    "mb": megabases,
+                    "ours": megabases / time_median(run_ours, args.repeats),
+                    "cached": megabases / time_median(lambda: run_ours(cached), args.repeats),
+                    "load": load_seconds,
+                    "kipoiseq": None,
+                }
+                if kipoiseq is not None:
+                    Interval, FastaStringExtractor, one_hot_dna, _ = kipoiseq
+                    extractor = FastaStringExtractor(str(path))
+
+                    def run_kipoiseq():
+                        for start, end in intervals:
+                            one_hot_dna(
+                                extractor.extract(Interval(chrom, start, end)),
+                                neutral_value=0.0, dtype=np.float32,
+                            )
+
+                    for start, end in intervals[:3]:
+                        reference = one_hot_dna(
+                            extractor.extract(Interval(chrom, start, end)), neutral_value=0.0, dtype=np.float32
+                        )
+                        if not np.array_equal(reference, ours.extract_one_hot(chrom, start, end)):
+                            raise AssertionError(f"outputs differ on {chrom}:{start}-{end}")
+                    result["kipoiseq"] = megabases / time_median(run_kipoiseq, args.repeats)
+                rows.append(result)
+                print(f"  done: {file_kind} {result['windows']}", file=sys.stderr)
+
+        # One-hot encoding alone (string already in memory).
+        rng = np.random.default_rng(args.seed)
+        text = "".join(rng.choice(list("ACGTN"), 1_000_000).tolist())
+        encode_rows = {"ours": 1.0 / time_median(lambda: one_hot_encode(text), args.repeats), "kipoiseq": None}
+        if kipoiseq is not None:
+            one_hot_dna = kipoiseq[2]
+            encode_rows["kipoiseq"] = 1.0 / time_median(
+                lambda: one_hot_dna(text, neutral_value=0.0, dtype=np.float32), args.repeats
+            )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rows, encode_rows, kipoiseq
+
+
+def fmt(value):
+    return "–" if value is None else f"{value:,.1f}"
+
+
+def ratio(ours, theirs):
+    return "–" if theirs is None else f"{ours / theirs:,.1f}×"
+
+
+def render(rows, encode_rows, kipoiseq, command):
+    import pyfaidx
+
+    peer = f"kipoiseq {kipoiseq[3]}" if kipoiseq else "kipoiseq (not installed: ours only)"
+    lines = [
+        SECTION,
+        "",
+        "Interval → float32 one-hot (L, 4), ACGT, N = 0, from GRCh37 chr20 (../shared/data); random",
+        "windows inside the chromosome, the same for every library; throughput in Mb of sequence per",
+        "second (median of repeats). Peer: `FastaStringExtractor.extract` + `one_hot_dna(neutral_value=0.0,",
+        "dtype=float32)`; outputs checked identical. *in-memory* = `FastaExtractor(path, in_memory=True)`",
+        "(contig read once through pyfaidx, one-off load time in its own column, not in the Mb/s).",
+        "",
+        f"- Command: `{command}`",
+        f"- Machine: {machine_description()}; shared with other jobs, run under `nice`",
+        f"- Software: Python {platform.python_version()}, NumPy {np.__version__}, pyfaidx {pyfaidx.__version__}, {peer}",
+        f"- Commit: {git_commit()}",
+        "",
+        "| FASTA | windows | Mb | ours Mb/s | ours in-memory Mb/s (load s) | kipoiseq Mb/s | ours / kipoiseq | in-memory / kipoiseq |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    ratios = []
+    for row in rows:
+        lines.append(
+            f"| {row['file']} | {row['windows']} | {row['mb']:.1f} | {fmt(row['ours'])} | "
+            f"{fmt(row['cached'])} ({row['load']:.2f}) | {fmt(row['kipoiseq'])} | "
+            f"{ratio(row['ours'], row['kipoiseq'])} | {ratio(row['cached'], row['kipoiseq'])} |"
+        )
+        if row["kipoiseq"]:
+            ratios.append((row, row["ours"] / row["kipoiseq"], row["cached"] / row["kipoiseq"]))
+    lines.append(
+        f"| (string in memory) | one-hot only, 1 Mb string | 1.0 | {fmt(encode_rows['ours'])} | – | "
+        f"{fmt(encode_rows['kipoiseq'])} | {ratio(encode_rows['ours'], encode_rows['kipoiseq'])} | – |"
+    )
+    lines.append("")
+    if ratios:
+        streaming = min(r for _, r, _ in ratios)
+        memory = min(r for _, _, r in ratios)
+        plain = [r for row, r, _ in ratios if row["file"] == "plain"]
+        verdict = [
+            f"**10× goal:** in-memory mode {'met' if memory >= GOAL else 'NOT met'} on every row "
+            f"(lowest {memory:.1f}×)",
+        ]
+        if plain:
+            verdict.append(
+                f"default mode {'met' if min(plain) >= GOAL else 'NOT met'} on plain FASTA "
+                f"(lowest {min(plain):.1f}×)"
+            )
+        verdict.append(
+            f"default mode on bgzip {'met' if streaming >= GOAL else 'NOT met'} "
+            f"(lowest {streaming:.1f}×: both libraries then spend most of their time in "
+            "pyfaidx/Biopython BGZF decompression)"
+        )
+        lines.append("; ".join(verdict) + ".")
+    else:
+        lines.append("kipoiseq was not installed, so no ratio was measured.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def update_markdown(path, section):
+    from kipoi_genome.data.textfiles import atomic_output
+
+    path = pathlib.Path(path)
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = text.find(SECTION + "\n")
+    if start == -1:
+        new = text.rstrip("\n") + "\n\n" + section
+    else:
+        following = text.find("\n## ", start + len(SECTION))
+        end = len(text) if following == -1 else following + 1
+        new = text[:start] + section + ("\n" + text[end:] if following != -1 else "")
+    with atomic_output(path, "w") as handle:
+        handle.write(new.rstrip("\n") + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fasta", default=str(DEFAULT_FASTA), help="bgzip FASTA (default: shared chr20)")
+    parser.add_argument("--small-count", type=int, default=2000)
+    parser.add_argument("--small-length", type=int, default=1000)
+    parser.add_argument("--large-count", type=int, default=60)
+    parser.add_argument("--large-length", type=int, default=196_608)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-plain", action="store_true", help="skip the decompressed-FASTA rows")
+    parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    rows, encode_rows, kipoiseq = run(args)
+    command = "nice python benchmarks/onehot_extraction.py" + (
+        " " + " ".join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else ""
+    )
+    section = render(rows, encode_rows, kipoiseq, command.strip())
+    print(section)
+    if not args.no_write:
+        update_markdown(args.output, section)
+        print(f"updated {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
