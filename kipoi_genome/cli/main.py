@@ -11,7 +11,8 @@ import os
 import sys
 
 # Subcommand modules under kipoi_genome.cli, in --help order.
-SUBCOMMANDS = ("predict", "convert", "info")
+# Module names; a module may register a dashed command name (export_hub -> export-hub).
+SUBCOMMANDS = ("predict", "convert", "export_hub", "info")
 
 
 def build_parser():
