@@ -38,8 +38,9 @@ def test_interval_one_hot_neutral_value_and_targets(tmp_path):
     np.testing.assert_array_equal(sample["inputs"][2:], np.full((2, 4), 0.25, np.float32))
     np.testing.assert_array_equal(sample["targets"], [1.0, 0.5])
     bed.write_text("chrA\t18\t22\tx\t0\t+\tyes\n")
+    assert "targets" not in IntervalOneHotDataset(bed, TINY_FA)[0]  # auto: non-numeric ignored
     with pytest.raises(InputFileError, match=r"labels\.bed:1: BED target columns must be numbers \(value 'yes'\)"):
-        IntervalOneHotDataset(bed, TINY_FA)
+        IntervalOneHotDataset(bed, TINY_FA, ignore_targets=False)
 
 
 def test_batch_iter_collates_like_kipoi():
@@ -111,3 +112,19 @@ def test_collate_nested():
     batch = collate([{"a": np.zeros(2), "b": {"c": "x"}, "d": 1}, {"a": np.ones(2), "b": {"c": "y"}, "d": 2}])
     assert batch["a"].shape == (2, 2) and batch["b"]["c"] == ["x", "y"]
     np.testing.assert_array_equal(batch["d"], [1, 2])
+
+
+def test_real_tss_bed_dataloader(shared_dir):
+    pytest.importorskip("Bio", reason="bgzip FASTA needs Biopython")
+    fasta = FastaExtractor(shared_dir / "data/reference/GRCh37_chr20.fa.gz", in_memory=False)
+    dataset = IntervalOneHotDataset(
+        shared_dir / "data/annotation/GRCh37_chr20_gencode_tss.bed", fasta, auto_resize_len=1000, use_strand=True
+    )
+    assert len(dataset) == 1317
+    batch = next(dataset.batch_iter(batch_size=8))
+    assert batch["inputs"].shape == (8, 1000, 4) and "targets" not in batch
+    assert batch["metadata"]["ranges"]["id"][0] == "DEFB125"
+    minus = next(i for i, iv in enumerate(dataset.intervals) if iv.strand == "-")
+    interval = dataset.intervals[minus]
+    expected = fasta.extract(interval.chrom, interval.start, interval.end, "-")
+    np.testing.assert_array_equal(dataset[minus]["inputs"], one_hot_encode(expected))

@@ -30,6 +30,9 @@ def test_variant_windows_exact_strings():
         assert window.reference[: 8 // 2] == window.alternative[: 8 // 2]
         assert window.end == window.start + 8
     assert windows[0].chrom == "chrA" and windows[0].ref == "G" and windows[0].alt == "C"
+    assert windows[0].position == 3 and windows[0].variant_id == "snv1"
+    assert windows[0].sequences == ("NNACGTAC", "NNACCTAC")
+    assert windows[0].as_dict()["alternative"] == "NNACCTAC"
 
 
 def test_variant_windows_odd_length_and_long_insertion():

@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
 from kipoi_genome.data.intervals import check_intervals, read_bed
 from kipoi_genome.data.variants import variant_window
@@ -106,6 +107,14 @@ class MapDataset:
         return collate([self[i] for i in range(len(self))])
 
 
+def _all_numbers(fields):
+    try:
+        [float(field) for field in fields]
+    except ValueError:
+        return False
+    return True
+
+
 def _ranges(chrom, start, end, name, strand):
     return {"chr": chrom, "start": int(start), "end": int(end), "id": name or "", "strand": strand}
 
@@ -144,7 +153,11 @@ class IntervalOneHotDataset(_IntervalDataset):
             around its centre (N-padded past chromosome ends).
         use_strand: bool. Reverse-complement minus-strand intervals.
         neutral_value: float. One-hot value of N. Defaults to 0 (Enformer).
-        ignore_targets: bool. Do not return BED columns 7+ as targets.
+        ignore_targets: bool or None. True: never return targets. False:
+            BED columns 7+ are targets and must be numbers (else an
+            InputFileError names the line). None (default): use them as
+            targets if every one is a number, otherwise ignore them (e.g. the
+            gene-type column of a TSS BED).
         dtype: str. Output dtype. Defaults to float32.
         check_bounds: bool. Reject intervals on absent contigs or past contig
             ends (before resizing). Defaults to True.
@@ -161,24 +174,29 @@ class IntervalOneHotDataset(_IntervalDataset):
         auto_resize_len=None,
         use_strand=False,
         neutral_value=0.0,
-        ignore_targets=False,
+        ignore_targets=None,
         dtype="float32",
         check_bounds=True,
     ):
         super().__init__(intervals_file, fasta_file, auto_resize_len, use_strand, check_bounds)
         self.neutral_value = float(neutral_value)
         self.dtype = np.dtype(dtype)
-        self.ignore_targets = ignore_targets or not any(iv.extra for iv in self.intervals)
+        self.ignore_targets = bool(ignore_targets) or not any(iv.extra for iv in self.intervals)
         if not self.ignore_targets:
-            from kipoi_genome.data.errors import InputFileError
-
-            for interval in self.intervals:
-                try:
-                    [float(v) for v in interval.extra]
-                except ValueError:
+            bad = next((iv for iv in self.intervals if not _all_numbers(iv.extra)), None)
+            if bad is not None and ignore_targets is None:
+                self.ignore_targets = True
+            elif bad is not None:
+                raise InputFileError(
+                    bad.source, bad.line, "BED target columns must be numbers", "\t".join(bad.extra)
+                )
+            else:
+                widths = {len(iv.extra) for iv in self.intervals}
+                if len(widths) > 1:
                     raise InputFileError(
-                        interval.source, interval.line, "BED target columns must be numbers", "\t".join(interval.extra)
-                    ) from None
+                        self.intervals[0].source, None,
+                        "BED lines have different numbers of target columns", sorted(widths),
+                    )
 
     def __getitem__(self, index):
         interval = self.intervals[index]

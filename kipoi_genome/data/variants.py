@@ -75,6 +75,28 @@ class VariantWindow:
         """int: exclusive end of the reference window."""
         return self.start + len(self.reference)
 
+    # Aliases, for readers who expect the longer names.
+    position = pos
+    variant_id = id
+
+    @property
+    def sequences(self):
+        """tuple: (reference, alternative)."""
+        return self.reference, self.alternative
+
+    def as_dict(self):
+        """dict with id, chrom, pos, ref, alt, start, reference, alternative."""
+        return {
+            "id": self.id,
+            "chrom": self.chrom,
+            "pos": self.pos,
+            "ref": self.ref,
+            "alt": self.alt,
+            "start": self.start,
+            "reference": self.reference,
+            "alternative": self.alternative,
+        }
+
 
 def variant_window(fasta, variant, length, check_ref=True):
     """Reference and alternative windows of one variant (see the module docstring).
