@@ -45,7 +45,7 @@ def test_pearson_r_matches_numpy_streaming_and_split():
     metric = metrics.PearsonR(num_tracks=3)
     # Uneven pieces, as from replicas and batches: sums make the split irrelevant.
     for start, stop in [(0, 1), (1, 4), (4, 6)]:
-        metric.update_state(metrics.pearson_sufficient_statistics(y_true[start:stop], y_pred[start:stop]))
+        metric.update_state(metrics.pearson_statistics(y_true[start:stop], y_pred[start:stop]))
     expected = [stats.pearsonr(y_true[..., c].ravel(), y_pred[..., c].ravel())[0] for c in range(3)]
     np.testing.assert_allclose(metric.result(), expected, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(metrics.pearson_r_numpy(y_true, y_pred), expected, rtol=1e-10)
@@ -58,9 +58,32 @@ def test_pearson_r_sample_weight_drops_positions():
     weight = np.zeros((4, 10, 1))
     weight[:, :5] = 1.0
     metric = metrics.PearsonR()
-    metric.update_state(metrics.pearson_sufficient_statistics(y_true, y_pred, weight))
+    metric.update_state(metrics.pearson_statistics(y_true, y_pred, weight))
     expected = metrics.pearson_r_numpy(y_true[:, :5], y_pred[:, :5])
     np.testing.assert_allclose(metric.result(), expected, rtol=1e-5)
+
+
+def test_pearson_r_stacked_replicas_and_near_constant_predictions():
+    rng = np.random.default_rng(4)
+    y_true = rng.poisson(4.0, size=(8, 16, 2)).astype("float32")
+    # Predictions that barely vary around a large offset: raw float32 sums of
+    # squares would cancel; centred statistics stay exact.
+    y_pred = (100.0 + 1e-3 * y_true + 1e-3 * rng.normal(size=y_true.shape)).astype("float32")
+    stacked = np.stack(
+        [metrics.pearson_statistics(y_true[i : i + 2], y_pred[i : i + 2]) for i in range(0, 8, 2)]
+    )
+    metric = metrics.PearsonR()
+    metric.update_state(stacked)  # (R, 6, C), as gathered from replicas
+    np.testing.assert_allclose(metric.result(), metrics.pearson_r_numpy(y_true, y_pred), rtol=2e-3)
+
+
+def test_sparse_accuracy():
+    labels = np.array([[0, 1, 2, 3]])
+    logits = np.eye(4)[[[0, 1, 0, 0]]]
+    weight = np.array([[1.0, 1.0, 1.0, 0.0]])
+    metric = metrics.SparseAccuracy()
+    metric.update_state(metrics.SparseAccuracy.statistics(labels, logits, weight)[None])
+    assert metric.result() == pytest.approx(2 / 3)
 
 
 def test_pearson_r_validation():
