@@ -50,9 +50,13 @@ _COMPLEMENT = str.maketrans(
 _VALID_CHARS = ("".join(IUPAC_CODES) + "".join(IUPAC_CODES).lower()).encode("ascii")
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def _one_hot_table(neutral_value, ambiguity, dtype_name):
-    """256-row lookup table from ASCII code to a one-hot row (read-only)."""
+    """256-row lookup table from ASCII code to a one-hot row (read-only).
+
+    Cached on the arguments as given (a dtype name, type or np.dtype), so the
+    per-call cost stays at a dictionary lookup.
+    """
     table = np.full((256, 4), neutral_value, dtype=np.float64)
     for code, bases in IUPAC_CODES.items():
         if len(bases) == 1:
@@ -153,12 +157,11 @@ def one_hot_encode(
         raise ValueError(
             f"`neutral_value` must be a number. Received: neutral_value={neutral_value!r}"
         ) from None
-    dtype_name = np.dtype(dtype).name
     if isinstance(sequence, (list, tuple)):
         if not sequence:
             raise ValueError("Received an empty list of sequences")
         arrays = [
-            one_hot_encode(s, neutral_value, dtype_name, ambiguity, strict)
+            one_hot_encode(s, neutral_value, dtype, ambiguity, strict)
             for s in sequence
         ]
         lengths = {a.shape[0] for a in arrays}
@@ -172,7 +175,10 @@ def one_hot_encode(
     if strict:
         _check_bytes(data)
     codes = np.frombuffer(data, dtype=np.uint8)
-    table = _one_hot_table(neutral_value, ambiguity, dtype_name)
+    try:
+        table = _one_hot_table(neutral_value, ambiguity, dtype)
+    except TypeError:  # an unhashable dtype spec
+        table = _one_hot_table(neutral_value, ambiguity, np.dtype(dtype).name)
     return table.take(codes, axis=0)
 
 
