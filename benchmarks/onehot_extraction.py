@@ -6,7 +6,8 @@ of GRCh37 chr20, for:
 * ``kipoi_genome``: ``FastaExtractor(path).extract_one_hot(...)`` (pyfaidx
   read per request, NumPy lookup-table one-hot);
 * ``kipoi_genome, in_memory``: ``FastaExtractor(path, in_memory=True)``
-  (contig read once through pyfaidx, then sliced in memory);
+  (contig read once through pyfaidx, then sliced in memory), per window and
+  batched (``extract_one_hot_batch``, one lookup-table pass per batch);
 * ``kipoiseq``: ``FastaStringExtractor(path).extract(Interval(...))`` +
   ``one_hot_dna(seq, neutral_value=0.0, dtype=np.float32)`` (kipoiseq 0.7.1),
   if kipoiseq is installed (``pip install kipoiseq==0.7.1``);
@@ -126,6 +127,13 @@ def run(args):
                     for start, end in intervals:
                         extractor.extract_one_hot(chrom, start, end)
 
+                batch = max(1, min(64, 4_000_000 // length))
+
+                def run_batched(extractor=cached):
+                    for first in range(0, len(intervals), batch):
+                        chunk = intervals[first : first + batch]
+                        extractor.extract_one_hot_batch(chrom, [start for start, _ in chunk], length)
+
                 result = {
                     "file": file_kind,
                     "windows": f"{count:,} × {length:,} bp",
@@ -133,6 +141,8 @@ def run(args):
                     "ours": megabases / time_best(run_ours, args.repeats),
                     "cached": megabases / time_best(lambda: run_ours(cached), args.repeats),
                     "load": load_seconds,
+                    "batched": megabases / time_best(run_batched, args.repeats),
+                    "batch": batch,
                     "kipoiseq": None,
                 }
                 if kipoiseq is not None:
@@ -196,42 +206,47 @@ def render(rows, encode_rows, kipoiseq, command):
         f"- Software: Python {platform.python_version()}, NumPy {np.__version__}, pyfaidx {pyfaidx.__version__}, {peer}",
         f"- Commit: {git_commit()}",
         "",
-        "| FASTA | windows | Mb | ours Mb/s | ours in-memory Mb/s (load s) | kipoiseq Mb/s | ours / kipoiseq | in-memory / kipoiseq |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| FASTA | windows | Mb | ours Mb/s | ours in-memory Mb/s (load s) | ours in-memory, batched Mb/s (B) | kipoiseq Mb/s | ours / kipoiseq | in-memory / kipoiseq | batched / kipoiseq |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     ratios = []
     for row in rows:
         lines.append(
             f"| {row['file']} | {row['windows']} | {row['mb']:.1f} | {fmt(row['ours'])} | "
-            f"{fmt(row['cached'])} ({row['load']:.2f}) | {fmt(row['kipoiseq'])} | "
-            f"{ratio(row['ours'], row['kipoiseq'])} | {ratio(row['cached'], row['kipoiseq'])} |"
+            f"{fmt(row['cached'])} ({row['load']:.2f}) | {fmt(row['batched'])} ({row['batch']}) | "
+            f"{fmt(row['kipoiseq'])} | {ratio(row['ours'], row['kipoiseq'])} | "
+            f"{ratio(row['cached'], row['kipoiseq'])} | {ratio(row['batched'], row['kipoiseq'])} |"
         )
         if row["kipoiseq"]:
-            ratios.append((row, row["ours"] / row["kipoiseq"], row["cached"] / row["kipoiseq"]))
+            ratios.append(
+                (row, row["ours"] / row["kipoiseq"], row["cached"] / row["kipoiseq"], row["batched"] / row["kipoiseq"])
+            )
     lines.append(
-        f"| (string in memory) | one-hot only, 1 Mb string | 1.0 | {fmt(encode_rows['ours'])} | – | "
-        f"{fmt(encode_rows['kipoiseq'])} | {ratio(encode_rows['ours'], encode_rows['kipoiseq'])} | – |"
+        f"| (string in memory) | one-hot only, 1 Mb string | 1.0 | {fmt(encode_rows['ours'])} | – | – | "
+        f"{fmt(encode_rows['kipoiseq'])} | {ratio(encode_rows['ours'], encode_rows['kipoiseq'])} | – | – |"
     )
     lines.append("")
     if ratios:
-        streaming = min(r for _, r, _ in ratios)
-        memory = min(r for _, _, r in ratios)
-        plain = [r for row, r, _ in ratios if row["file"] == "plain"]
-        verdict = [
-            f"**10× goal:** in-memory mode {'met' if memory >= GOAL else 'NOT met'} on every row "
-            f"(lowest {memory:.1f}×)",
+        def verdict(label, values):
+            low = min(values)
+            return f"{label}: {'met' if low >= GOAL else 'NOT met'} (lowest {low:.1f}×)"
+
+        parts = [
+            verdict("in-memory, batched", [b for *_, b in ratios]),
+            verdict("in-memory, per window", [m for _, _, m, _ in ratios]),
+            verdict("default (file read per window)", [o for _, o, _, _ in ratios]),
         ]
-        if plain:
-            verdict.append(
-                f"default mode {'met' if min(plain) >= GOAL else 'NOT met'} on plain FASTA "
-                f"(lowest {min(plain):.1f}×)"
-            )
-        verdict.append(
-            f"default mode on bgzip {'met' if streaming >= GOAL else 'NOT met'} "
-            f"(lowest {streaming:.1f}×: both libraries then spend most of their time in "
-            "pyfaidx/Biopython BGZF decompression)"
+        lines.append("**10× goal** (every row): " + "; ".join(parts) + ".")
+        lines.append("")
+        lines.append(
+            "Where the goal is missed, the time is not spent in the one-hot step. kipoiseq 0.7.1's `one_hot_dna`"
         )
-        lines.append("; ".join(verdict) + ".")
+        lines.append(
+            "is already a vectorised lookup table (see the one-hot-only row). Random reads from bgzip go"
+        )
+        lines.append(
+            "through pyfaidx/Biopython BGZF and decompress a 64-kb block per window, for both libraries."
+        )
     else:
         lines.append("kipoiseq was not installed, so no ratio was measured.")
     lines.append("")

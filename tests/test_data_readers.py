@@ -294,3 +294,26 @@ def test_real_chr20_in_memory_matches_streaming(chr20, shared_dir):
     cached = FastaExtractor(shared_dir / "data/reference/GRCh37_chr20.fa.gz", in_memory=True)
     for start in (-5, 0, 1_000_000, 31_234_567, 63_025_500):
         assert cached.extract("chr20", start, start + 1000) == chr20.extract("chr20", start, start + 1000)
+
+
+@pytest.mark.parametrize("in_memory", [False, True])
+def test_extract_one_hot_batch_equals_stacked_windows(tiny_fasta, in_memory):
+    starts = [-3, 0, 10, 45, 60, 20]
+    strands = ["+", "-", "+", "-", "+", "-"]
+    fasta = FastaExtractor(TINY_FA, in_memory=in_memory)
+    batch = fasta.extract_one_hot_batch("chrA", starts, 8, strands, neutral_value=0.25)
+    assert batch.shape == (6, 8, 4) and batch.dtype == np.float32
+    for row, start, strand in zip(batch, starts, strands):
+        np.testing.assert_array_equal(row, tiny_fasta.extract_one_hot("chrA", start, start + 8, strand, 0.25))
+    mixed = fasta.extract_one_hot_batch(["chrA", "chrB"], [0, 0], 4)
+    np.testing.assert_array_equal(mixed[1], one_hot_encode("TTTT"))
+    with pytest.raises(ValueError, match="one entry per window"):
+        fasta.extract_one_hot_batch(["chrA"], [0, 1], 4)
+
+
+def test_extract_one_hot_batch_names_bad_window(tmp_path):
+    bad_chars = tmp_path / "bad_chars.fa"
+    shutil.copy(TEST_DATA / "bad_chars.fa", bad_chars)
+    fasta = FastaExtractor(bad_chars, in_memory=True)
+    with pytest.raises(InputFileError, match=r"bad sequence in chrX:2-6"):
+        fasta.extract_one_hot_batch("chrX", [0, 2], 4)
