@@ -127,7 +127,7 @@ def run(args):
                     for start, end in intervals:
                         extractor.extract_one_hot(chrom, start, end)
 
-                batch = max(1, min(64, 4_000_000 // length))
+                batch = max(1, min(64, 262_144 // length))  # keep a batch near 4 MB of output
 
                 def run_batched(extractor=cached):
                     for first in range(0, len(intervals), batch):
