@@ -22,6 +22,7 @@ import numpy as np
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
 from kipoi_genome.data.intervals import check_intervals, read_bed
+from kipoi_genome.data.transforms import one_hot_encode
 from kipoi_genome.data.variants import variant_window
 from kipoi_genome.data.vcf import read_vcf
 
@@ -280,8 +281,6 @@ class VariantRefAltDataset(MapDataset):
         return len(self.variants)
 
     def __getitem__(self, index):
-        from kipoi_genome.data.transforms import one_hot_encode
-
         variant = self.variants[index]
         window = variant_window(self.fasta, variant, self.sequence_length)
         encode = lambda s: one_hot_encode(s, self.neutral_value, self.dtype)  # noqa: E731

@@ -23,7 +23,6 @@ import tensorflow as tf
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
 from kipoi_genome.data.intervals import Interval, check_intervals, read_bed
-from kipoi_genome.data.transforms import one_hot_encode
 
 AUTOTUNE = tf.data.AUTOTUNE
 
