@@ -32,7 +32,7 @@ def tiny_config(output_dir, **overrides):
         section = config
         *parents, leaf = dotted.split(".")
         for key in parents:
-            section = section[key]
+            section = section.setdefault(key, {})
         section[leaf] = value
     return config
 
