@@ -154,3 +154,15 @@ def test_augment_binned_targets_reverse_and_reject_large_shifts():
     np.testing.assert_array_equal(xa, reverse_complement(shift_one_hot(x, -1)))
     with pytest.raises(ValueError, match="shift=2, pool_width=2"):
         augment(x, y, shift=2, pool_width=2)
+
+
+@pytest.mark.parametrize("length", [255, 256, 257, 1001, 4096])
+@pytest.mark.parametrize("neutral_value, ambiguity", [(0.0, "neutral"), (0.25, "fractional")])
+def test_one_hot_long_sequences_match_per_base_table(length, neutral_value, ambiguity):
+    # Long inputs are encoded two bases per lookup; compare with one base per row.
+    rng = np.random.default_rng(length)
+    seq = "".join(rng.choice(list("ACGTNacgtnRYkm"), length).tolist())
+    expected = np.stack([one_hot_encode(base, neutral_value, ambiguity=ambiguity)[0] for base in seq])
+    got = one_hot_encode(seq, neutral_value, ambiguity=ambiguity)
+    assert got.shape == (length, 4) and got.flags["C_CONTIGUOUS"] and got.flags["WRITEABLE"]
+    np.testing.assert_array_equal(got, expected)
