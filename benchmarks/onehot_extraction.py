@@ -247,6 +247,12 @@ def render(rows, encode_rows, kipoiseq, command):
         lines.append(
             "through pyfaidx/Biopython BGZF and decompress a 64-kb block per window, for both libraries."
         )
+        lines.append(
+            "Writing each fresh float32 output (16 bytes per base) is memory-bound on this VM, and its page"
+        )
+        lines.append(
+            "faults cost about as much as the encoding. Numbers vary by up to 2x between runs on the shared machine."
+        )
     else:
         lines.append("kipoiseq was not installed, so no ratio was measured.")
     lines.append("")
