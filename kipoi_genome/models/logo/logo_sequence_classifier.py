@@ -1,0 +1,190 @@
+"""LOGO sequence classifiers: promoter identification and chromatin features."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from kipoi_genome.models.logo.logo_layers import LogoPooling
+from kipoi_genome.models.logo.logo_task import (
+    LogoTask,
+    resolve_backbone,
+    serialize_backbone,
+    tokenize_views,
+    tokenizer_for,
+)
+from kipoi_genome.serialization import register
+
+
+@register
+class LogoSequenceClassifier(LogoTask):
+    """A LOGO backbone with a pooled dense head: `[B, T]` tokens -> `[B, C]`.
+
+    The backbone output is pooled (LOGO's first token, or a padding-aware
+    mean), passed through dropout and a `Dense(num_outputs, activation)`.
+    Segment ids are all 0. `predict_sequences` tokenizes DNA strings and
+    averages the predictions over the k reading frames and both strands, as
+    LOGO does at inference (LOGO.md §3.1).
+
+    Args:
+        backbone: a `LogoBackbone`, or a dict of its arguments.
+        num_outputs: int. Output units C. Defaults to 1.
+        pooling: `"first"` (LOGO) or `"mean"`. Defaults to `"first"`.
+        dropout: float. Dropout before the output layer. Defaults to 0.
+        activation: output activation. Defaults to `"sigmoid"`.
+        **kwargs: `keras.Model` arguments.
+
+    Inputs:
+        int tensor `[B, T]` of token ids (one reading frame; 0 = padding).
+
+    Returns:
+        `[B, num_outputs]`.
+    """
+
+    def __init__(self, backbone, num_outputs=1, pooling="first", dropout=0.0, activation="sigmoid", **kwargs):
+        if not isinstance(num_outputs, int) or isinstance(num_outputs, bool) or num_outputs < 1:
+            raise ValueError(f"`num_outputs` must be a positive integer. Received: num_outputs={num_outputs!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        backbone = resolve_backbone(backbone)
+        # === Layers ===
+        self.backbone = backbone
+        self.pooler = LogoPooling(pooling, dtype=backbone.dtype_policy, name="pooler")
+        self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        self.output_dense = keras.layers.Dense(
+            num_outputs,
+            activation=activation,
+            kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype=backbone.dtype_policy,
+            name="output_dense",
+        )
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        hidden = backbone({"token_ids": token_ids, "segment_ids": ops.zeros_like(token_ids)})
+        pooled = self.pooler(hidden, padding_mask=ops.not_equal(token_ids, 0))
+        outputs = self.output_dense(self.output_dropout(pooled))
+        super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
+        # === Config ===
+        self.num_outputs = num_outputs
+        self.pooling = pooling
+        self.dropout = dropout
+        self.activation = keras.activations.serialize(keras.activations.get(activation))
+
+    @property
+    def tokenizer(self):
+        """The `KmerTokenizer` matching the backbone's vocabulary."""
+        return tokenizer_for(self.backbone)
+
+    def predict_sequences(self, sequences, batch_size=64):
+        """Predictions for DNA strings, averaged over reading frames and strands.
+
+        Args:
+            sequences: list of DNA strings (any case; non-ACGT = N). Lengths
+                may differ; each must give at most `max_sequence_length`
+                tokens per frame.
+            batch_size: int.
+
+        Returns:
+            float array `[N]` when `num_outputs == 1` (one probability per
+            sequence), else `[N, num_outputs]`.
+        """
+        views = tokenize_views(self.tokenizer, list(sequences))  # [N, 2k, m]
+        if views.shape[-1] > self.backbone.max_sequence_length:
+            raise ValueError(
+                f"Sequences give {views.shape[-1]} tokens per frame, more than the backbone's "
+                f"max_sequence_length={self.backbone.max_sequence_length}."
+            )
+        n, num_views, m = views.shape
+        if n == 0:
+            return np.zeros((0,) if self.num_outputs == 1 else (0, self.num_outputs))
+        mean = self._predict_views(views.reshape(n * num_views, m), batch_size, n, num_views)
+        return mean[:, 0] if self.num_outputs == 1 else mean
+
+    def get_config(self):
+        return {
+            **self._base_config(),
+            "backbone": serialize_backbone(self.backbone),
+            "num_outputs": self.num_outputs,
+            "pooling": self.pooling,
+            "dropout": self.dropout,
+            "activation": self.activation,
+        }
+
+
+@register
+class LogoPromoterClassifier(LogoSequenceClassifier):
+    """LOGO promoter identification: 600 bp (TSS -200 ... +400) -> P(promoter).
+
+    LOGO's promoter task (LOGO.md §6.1): a window from 200 bp upstream to
+    400 bp downstream of a TSS, on the gene's strand; at k = 5 each reading
+    frame has 119 tokens. One sigmoid output; `predict_sequences` returns
+    one probability per sequence, averaged over the k frames and both
+    strands.
+
+    Args:
+        backbone: a `LogoBackbone`, or a dict of its arguments.
+        pooling: `"first"` (LOGO) or `"mean"`. Defaults to `"first"`.
+        dropout: float. Defaults to 0.25 (LOGO).
+        **kwargs: `keras.Model` arguments.
+
+    Example:
+    >>> model = LogoPromoterClassifier.from_preset("logo_promoter_chr20")  # doctest: +SKIP
+    >>> model.predict_sequences(["ACGT" * 150])  # doctest: +SKIP
+    array([0.07...])
+    """
+
+    SEQUENCE_LENGTH = 600
+    UPSTREAM = 200
+    DOWNSTREAM = 400
+
+    def __init__(self, backbone, pooling="first", dropout=0.25, **kwargs):
+        kwargs.pop("num_outputs", None)
+        kwargs.pop("activation", None)
+        super().__init__(backbone, num_outputs=1, pooling=pooling, dropout=dropout, activation="sigmoid", **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["num_outputs"], config["activation"]
+        return config
+
+
+@register
+class LogoChromatin(LogoSequenceClassifier):
+    """LOGO chromatin-feature model: 919 sigmoid outputs by default (DeepSEA).
+
+    LOGO-919 reads 1 kb (990 bp, 198 tokens at k = 5) and LOGO-2002 / 3357
+    read 2 kb with a 1,024-row position table (LOGO.md §6.3). The optional
+    convolution layers are the backbone's `conv_embedding` (Conv1D kernels
+    2/3/5 on the token embeddings) and `conv_feedforward` (Conv1D kernel 3
+    instead of the FFN); `use_conv=True` switches both on when the backbone
+    is given as a dict of arguments.
+
+    Args:
+        backbone: a `LogoBackbone`, or a dict of its arguments.
+        num_outputs: int. Defaults to 919.
+        pooling: `"first"` (LOGO) or `"mean"`. Defaults to `"first"`.
+        dropout: float. Defaults to 0.
+        use_conv: bool. Defaults to False.
+        **kwargs: `keras.Model` arguments.
+    """
+
+    def __init__(self, backbone, num_outputs=919, pooling="first", dropout=0.0, use_conv=False, **kwargs):
+        kwargs.pop("activation", None)
+        if use_conv:
+            if isinstance(backbone, dict) and "class_name" not in backbone:
+                backbone = {**backbone, "conv_embedding": True, "conv_feedforward": True}
+            else:
+                backbone = resolve_backbone(backbone)
+                if not (backbone.conv_embedding and backbone.conv_feedforward):
+                    raise ValueError(
+                        "`use_conv=True` needs a backbone built with conv_embedding=True and "
+                        f"conv_feedforward=True. Received: conv_embedding={backbone.conv_embedding}, "
+                        f"conv_feedforward={backbone.conv_feedforward}"
+                    )
+        super().__init__(backbone, num_outputs=num_outputs, pooling=pooling, dropout=dropout, activation="sigmoid", **kwargs)
+        self.use_conv = bool(use_conv)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["activation"]
+        config["use_conv"] = self.use_conv
+        return config
