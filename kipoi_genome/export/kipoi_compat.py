@@ -6,6 +6,11 @@ Importing this module (which `kipoi_adapter` and `kipoi_dataloaders` do, and
 - NumPy 2 removed `np.string_` / `np.unicode_`, which kipoi's HDF5 writer
   uses (kipoi/writers.py): both are aliased to `np.bytes_` / `np.str_` when
   missing, so `kipoi predict -o x.h5` and `kipoi test -o x.h5` work.
+- `writers: {hdf5_chunk_size: N}` in model.yaml (which keeps the HDF5 writer
+  from buffering 10,000 samples) is passed by `kipoi predict` to every
+  writer, and the TSV writer rejects it (`TypeError: ... unexpected keyword
+  argument 'hdf5_chunk_size'`): `kipoi.writers.get_writer` is wrapped to pass
+  it to HDF5 outputs only.
 
 Handled elsewhere:
 
@@ -27,4 +32,22 @@ def apply_numpy2_aliases():
         np.unicode_ = np.str_
 
 
+def apply_writer_fix():
+    """Makes `kipoi.writers.get_writer` drop `hdf5_chunk_size` for non-HDF5 files; idempotent."""
+    import kipoi.writers
+
+    original = kipoi.writers.get_writer
+    if getattr(original, "_kipoi_genome_fix", False):
+        return
+
+    def get_writer(output_file, metadata_schema=None, **kwargs):
+        if not str(output_file).endswith((".h5", ".hdf5")):
+            kwargs.pop("hdf5_chunk_size", None)
+        return original(output_file, metadata_schema=metadata_schema, **kwargs)
+
+    get_writer._kipoi_genome_fix = True
+    kipoi.writers.get_writer = get_writer
+
+
 apply_numpy2_aliases()
+apply_writer_fix()

@@ -104,7 +104,13 @@ def input_spec(model, input_length=None):
     return tf.TensorSpec([None, *shape[1:]], tf.as_dtype(keras_input.dtype), name="inputs")
 
 
-def _crop_start(model, input_length):
+def crop_start(model, input_length):
+    """`(offset, model_length)` of the model window in an exported input.
+
+    Raises:
+        ValueError: if `input_length` is shorter than the model's input or
+            exceeds it by an odd number.
+    """
     if len(_single_input(model).shape) < 2:
         return 0, None
     model_length = _single_input(model).shape[1]
@@ -137,7 +143,7 @@ def build_hub_module(model, input_length=None):
         `(root, spec)`: the root module (traced for `spec`) and the input spec.
     """
     spec = input_spec(model, input_length)
-    start, model_length = _crop_start(model, spec.shape[1])
+    start, model_length = crop_start(model, spec.shape[1])
     root = _HubRoot(_ModelModule(model, start, model_length))
     root.model.predict_on_batch.get_concrete_function(spec)
     root.serve.get_concrete_function(spec)
@@ -177,14 +183,15 @@ def export_saved_model(model, directory, input_length=None, model_card=None, ove
         if model_card is not None:
             with open(os.path.join(tmp, CARD_FILE), "w", encoding="utf-8") as handle:
                 handle.write(model_card)
-        _replace_directory(tmp, directory)
+        replace_directory(tmp, directory)
     finally:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 
-def _replace_directory(source, target):
+def replace_directory(source, target):
+    """Moves directory `source` to `target`, replacing `target` if it exists."""
     old = None
     if os.path.lexists(target):
         old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old.", dir=os.path.dirname(target))
