@@ -244,16 +244,7 @@ class FastaExtractor:
             if strand not in _STRANDS:
                 raise ValueError(f"`strand` must be '+', '-' or '.'. Received: strand={strand!r}")
         if self.in_memory:
-            # Copy each window's bytes straight from the cached contig into one
-            # buffer; windows that cross a contig end go through extract_bytes.
-            codes = np.empty((count, length), dtype=np.uint8)
-            for row, (chrom, start) in enumerate(zip(chroms, starts)):
-                contig = self._contig(chrom)
-                if start >= 0 and start + length <= len(contig):
-                    codes[row] = np.frombuffer(contig, np.uint8, length, start)
-                else:
-                    codes[row] = np.frombuffer(self.extract_bytes(chrom, start, start + length), np.uint8)
-            data = codes.tobytes()
+            data = self._gather_in_memory(chroms, starts, length)
             flip = [row for row, strand in enumerate(strands) if strand == "-"]
         else:
             data = b"".join(
@@ -272,6 +263,32 @@ class FastaExtractor:
                 self.path, None,
                 f"bad sequence in {chroms[window]}:{starts[window]}-{starts[window] + length}: {error}",
             ) from None
+
+    def _gather_in_memory(self, chroms, starts, length):
+        """Forward-strand bytes of equal-length windows, concatenated (in-memory mode).
+
+        Windows inside their contig are gathered per contig with one fancy
+        index into a sliding-window view of the cached contig; windows that
+        cross an end go through `extract_bytes` (N padding).
+        """
+        count = len(starts)
+        codes = np.empty((count, length), dtype=np.uint8)
+        if length == 0 or count == 0:
+            return codes.tobytes()
+        starts = np.asarray(starts, dtype=np.int64)
+        chrom_of_row = np.asarray(chroms, dtype=object)
+        for chrom in dict.fromkeys(chroms):
+            rows = np.flatnonzero(chrom_of_row == chrom)
+            contig = np.frombuffer(self._contig(chrom), dtype=np.uint8)
+            first = starts[rows]
+            inside = (first >= 0) & (first + length <= contig.size)
+            if inside.any():
+                windows = np.lib.stride_tricks.sliding_window_view(contig, length)
+                codes[rows[inside]] = windows[first[inside]]
+            for row in rows[~inside]:
+                start = int(starts[row])
+                codes[row] = np.frombuffer(self.extract_bytes(chrom, start, start + length), np.uint8)
+        return codes.tobytes()
 
     def close(self):
         """Closes this thread's file handle (it reopens on the next use)."""
