@@ -251,6 +251,7 @@ def render(rows, encode_rows, kipoiseq, command):
             return f"{label}: {'met' if low >= GOAL else 'NOT met'} (lowest {low:.1f}×)"
 
         parts = [
+            verdict("in-memory, best of per-window and batched", [max(m, b) for _, _, m, b in ratios]),
             verdict("in-memory, batched", [b for *_, b in ratios]),
             verdict("in-memory, per window", [m for _, _, m, _ in ratios]),
             verdict("default (file read per window)", [o for _, o, _, _ in ratios]),
