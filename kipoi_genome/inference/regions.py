@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+from kipoi_genome.batching import batched
 from kipoi_genome.data import FastaExtractor, one_hot_encode
 from kipoi_genome.models import presets
 
@@ -19,17 +20,6 @@ def load_model(name_or_path):
     preset = presets.get_preset(name_or_path)
     model_cls = keras.saving.get_registered_object(f"kipoi_genome>{preset.class_name}")
     return model_cls.from_preset(preset.name)
-
-
-def _batches(items, size):
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, progress=True):
@@ -56,7 +46,7 @@ def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, pro
     length = None if by_sequence else model.input_shape[1]
     intervals = list(intervals)
     bar = tqdm(total=len(intervals), unit="region", disable=not progress, desc="predict")
-    for batch in _batches(intervals, batch_size):
+    for batch in batched(intervals, batch_size):
         seqs = []
         for interval in batch:
             region = interval if by_sequence else interval.resize(length)

@@ -1,0 +1,174 @@
+"""Variant effect scores: alternative vs reference predictions, streamed.
+
+For track models (Enformer) a variant's score per track is computed from
+predictions on the reference and alternative windows centred on it (see
+`kipoi_genome.data.variants` for the length-preserving indel rule), averaged
+over shifts and strands when asked:
+
+- `"sum"`: sum over bins of `alt - ref` (the Enformer paper's SAD);
+- `"lfc"`: `log2((sum alt + 1) / (sum ref + 1))`;
+- `"central"`: sum of `alt - ref` over the `central_bins` bins at the centre.
+
+Models that score sequences themselves (LOGO tasks) provide
+`variant_window_length` and `score_variant_sequences(references,
+alternatives) -> dict name -> [B, n]`; their scores are used as they are.
+
+Memory is bounded by one batch, whatever the number of variants.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from kipoi_genome.batching import batched
+from kipoi_genome.data import (
+    FastaExtractor,
+    InputFileError,
+    iter_vcf,
+    one_hot_encode,
+    variant_window,
+)
+from kipoi_genome.interpret.augmentation import predict_averaged
+
+SCORES = ("sum", "lfc", "central")
+
+
+@dataclasses.dataclass
+class ScoringSummary:
+    """Counts of a scoring run.
+
+    Attributes:
+        scored: (variant, allele) pairs scored.
+        ref_mismatches: pairs skipped because REF disagrees with the FASTA.
+        messages: the first mismatch messages (one line each).
+    """
+
+    scored: int = 0
+    ref_mismatches: int = 0
+    messages: list = dataclasses.field(default_factory=list)
+
+    def __str__(self):
+        return f"scored {self.scored} variant alleles; skipped {self.ref_mismatches} with REF mismatches"
+
+
+def reduce_scores(reference, alternative, score="sum", central_bins=None):
+    """Per-track scores from predictions `[B, bins, tracks]` -> `[B, tracks]`."""
+    if score == "sum":
+        return (alternative - reference).sum(axis=1)
+    if score == "lfc":
+        return np.log2((alternative.sum(axis=1) + 1.0) / (reference.sum(axis=1) + 1.0))
+    if score == "central":
+        bins = reference.shape[1]
+        if not central_bins or central_bins > bins:
+            raise ValueError(
+                f"`central_bins` must be in 1..{bins} for score='central'. "
+                f"Received: central_bins={central_bins!r}"
+            )
+        start = (bins - central_bins) // 2
+        window = slice(start, start + central_bins)
+        return (alternative[:, window] - reference[:, window]).sum(axis=1)
+    raise ValueError(f"`score` must be one of {SCORES}. Received: score={score!r}")
+
+
+def _ref_mismatch(fasta, variant):
+    """The FASTA's bases under REF when they disagree with REF, else None."""
+    length = fasta.chromosome_lengths.get(variant.chrom)
+    if length is None or variant.start < 0 or variant.end > length:
+        return None  # `variant_window` reports these as input errors.
+    genome = fasta.extract(variant.chrom, variant.start, variant.end).upper()
+    return genome if genome != variant.ref else None
+
+
+def score_variants(
+    model,
+    fasta,
+    vcf,
+    score="sum",
+    shifts=(0,),
+    reverse_complement=False,
+    central_bins=None,
+    batch_size=4,
+    on_ref_mismatch="skip",
+    summary=None,
+    progress=True,
+):
+    """Yields `(VariantWindow, dict name -> float32 [tracks])` per variant allele.
+
+    Args:
+        model: a track model (one-hot in, `[B, bins, tracks]` out, or a dict)
+            or a model with `score_variant_sequences` (see module docstring).
+        fasta: path or `FastaExtractor`.
+        vcf: path of a VCF / VCF.gz, or an iterable of `Variant`.
+        score: one of `SCORES` (track models only).
+        shifts: bp offsets to average over (track models only).
+        reverse_complement: also average over the reverse strand.
+        central_bins: bins summed by `score="central"`.
+        batch_size: variants per forward pass.
+        on_ref_mismatch: `"skip"` (count in `summary`) or `"error"`.
+        summary: a `ScoringSummary` to fill, or None.
+        progress: show a progress bar.
+    """
+    if on_ref_mismatch not in ("skip", "error"):
+        raise ValueError(
+            f"`on_ref_mismatch` must be 'skip' or 'error'. Received: {on_ref_mismatch!r}"
+        )
+    if score not in SCORES:
+        raise ValueError(f"`score` must be one of {SCORES}. Received: score={score!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer. Received: {batch_size!r}")
+    summary = summary if summary is not None else ScoringSummary()
+    fasta = fasta if isinstance(fasta, FastaExtractor) else FastaExtractor(fasta)
+    variants = iter_vcf(vcf) if isinstance(vcf, (str, os.PathLike)) else iter(vcf)
+    by_sequence = hasattr(model, "score_variant_sequences")
+    shifts = tuple(shifts)
+    margin = 0 if by_sequence else max(abs(int(s)) for s in shifts)
+    length = model.variant_window_length if by_sequence else model.input_shape[1]
+    padded = length + 2 * margin
+
+    bar = tqdm(unit="variant", disable=not progress, desc="score-variants")
+
+    def windows():
+        for variant in variants:
+            bar.update(1)
+            genome = _ref_mismatch(fasta, variant)
+            if genome is None:
+                yield variant_window(fasta, variant, padded, check_ref=False)
+                continue
+            error = InputFileError(
+                variant.source,
+                variant.line,
+                f"REF disagrees with FASTA at {variant.chrom}:{variant.pos} "
+                f"(FASTA has '{genome[:20]}')",
+                variant.ref,
+            )
+            if on_ref_mismatch == "error":
+                raise error
+            summary.ref_mismatches += 1
+            if len(summary.messages) < 20:
+                summary.messages.append(str(error))
+
+    for batch in batched(windows(), batch_size):
+        if by_sequence:
+            scores = model.score_variant_sequences(
+                [w.reference for w in batch], [w.alternative for w in batch]
+            )
+        else:
+            predictions = [
+                predict_averaged(
+                    model,
+                    np.stack([one_hot_encode(getattr(w, allele)) for w in batch]),
+                    shifts,
+                    reverse_complement,
+                )
+                for allele in ("reference", "alternative")
+            ]
+            scores = {
+                name: reduce_scores(predictions[0][name], predictions[1][name], score, central_bins)
+                for name in predictions[0]
+            }
+        for i, window in enumerate(batch):
+            summary.scored += 1
+            yield window, {k: np.asarray(v[i], dtype=np.float32) for k, v in scores.items()}
+    bar.close()
