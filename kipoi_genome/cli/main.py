@@ -12,7 +12,7 @@ import sys
 
 # Subcommand modules under kipoi_genome.cli, in --help order.
 # Module names; a module may register a dashed command name (export_hub -> export-hub).
-SUBCOMMANDS = ("predict", "convert", "export_hub", "export_kipoi", "pretrain", "info")
+SUBCOMMANDS = ("predict", "convert", "export_hub", "export_kipoi", "pretrain", "train", "info")
 
 
 def build_parser():

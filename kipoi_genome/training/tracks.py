@@ -17,7 +17,7 @@ data:
   ...                         # source-specific keys, see below
 evaluation:
   tta: {shifts: [-1, 0, 1], reverse_complement: true}     # null = plain predictions
-  num_batches: 4              # evaluation set size, in global batches
+  num_batches: 4              # evaluation set size, in global batches (0: no evaluation)
 ```
 
 Sources:
@@ -147,6 +147,8 @@ def build_tracks_task(config):
 
         train, evals, heads, names = longrange_data.build_streams(data)
 
+    if evaluation.get("num_batches", 1) == 0:
+        evals = {}  # evaluation switched off
     tta = evaluation.get("tta")
     predict_fn = None
     if tta:
