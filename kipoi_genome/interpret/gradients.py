@@ -15,9 +15,10 @@ def gradient_times_input(model, one_hot, head=None, tracks=None, bins=None):
         head, tracks, bins: output selection (see `output_scalar`).
 
     Returns:
-        float32 array `[B, L, 4]`; sum over the last axis for one score per base.
+        array `[B, L, 4]` in the model's compute dtype; sum over the last axis
+        for one score per base.
     """
-    x = tf.convert_to_tensor(np.asarray(one_hot, dtype=np.float32))
+    x = tf.convert_to_tensor(np.asarray(one_hot), dtype=model.compute_dtype)
     if x.shape.rank != 3:
         raise ValueError(f"`one_hot` must have shape [B, L, 4]. Received: shape {tuple(x.shape)}")
     with tf.GradientTape() as tape:
