@@ -166,6 +166,7 @@ class KerasModel(kipoi.model.BaseModel):
         import keras
 
         import kipoi_genome.models  # noqa: F401  (registers the classes for .keras files)
+        import kipoi_genome.models.logo  # noqa: F401
         from kipoi_genome.inference import load_model
 
         if path is None:
@@ -218,3 +219,65 @@ class EnformerModel(KerasModel):
 
         if not isinstance(self.model, Enformer):
             raise ValueError(f"Expected an Enformer model. Received: {type(self.model).__name__}")
+
+
+def _strings(x):
+    """A batch of DNA strings (kipoi collates them into a str/bytes array) as a list of str."""
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(x).reshape(-1)]
+
+
+class LogoPromoterModel(KerasModel):
+    """LOGO promoter classifier as a Kipoi model.
+
+    `predict_on_batch(x)` takes `[B]` DNA strings (600 bp, TSS -200 ... +400
+    on the gene strand) and returns `[B, 1]` promoter probabilities,
+    averaged over the k reading frames and both strands
+    (`LogoPromoterClassifier.predict_sequences`).
+    """
+
+    def __init__(self, weights=None, md5=None, preset=None):
+        super().__init__(weights, md5, preset)
+        if not hasattr(self.model, "predict_sequences"):
+            raise ValueError(f"Expected a LOGO sequence classifier. Received: {type(self.model).__name__}")
+
+    def predict_on_batch(self, x):
+        probabilities = self.model.predict_sequences(_strings(x))
+        return np.asarray(probabilities, dtype=np.float32).reshape(len(probabilities), -1)
+
+
+def _is_substitution(ref, alt, max_span):
+    if len(ref) != len(alt):
+        return False
+    diff = np.flatnonzero(np.frombuffer(ref.encode(), np.uint8) != np.frombuffer(alt.encode(), np.uint8))
+    return len(diff) > 0 and diff[-1] - diff[0] < max_span
+
+
+class LogoVariantScorer(KerasModel):
+    """Zero-shot LOGO variant effect (masked-LM log-likelihood ratio) as a Kipoi model.
+
+    `predict_on_batch(x)` takes `{"ref": [B] str, "alt": [B] str}` windows
+    and returns `[B, 1]` scores log P(alt) - log P(ref)
+    (`zero_shot_variant_scores`); NaN for indels and windows that differ
+    over more than `max_span` bp.
+
+    Args:
+        weights, md5, preset: as in `KerasModel` (a `LogoMaskedLM`).
+        max_span: int. Largest substitution span in bp. Defaults to 10.
+    """
+
+    def __init__(self, weights=None, md5=None, preset=None, max_span=10):
+        super().__init__(weights, md5, preset)
+        self.max_span = int(max_span)
+
+    def predict_on_batch(self, x):
+        from kipoi_genome.models.logo import zero_shot_variant_scores
+
+        refs, alts = _strings(x["ref"]), _strings(x["alt"])
+        scores = np.full((len(refs), 1), np.nan, dtype=np.float32)
+        keep = [i for i, (r, a) in enumerate(zip(refs, alts)) if _is_substitution(r, a, self.max_span)]
+        if keep:
+            values = zero_shot_variant_scores(
+                self.model, [refs[i] for i in keep], [alts[i] for i in keep], max_span=self.max_span
+            )
+            scores[keep, 0] = values
+        return scores

@@ -33,3 +33,66 @@ class VariantRefAlt(_datasets.VariantRefAltDataset, kipoi.data.Dataset):
 
     batch_iter = kipoi.data.Dataset.batch_iter
     load_all = kipoi.data.Dataset.load_all
+
+
+class IntervalString(_datasets._IntervalDataset, kipoi.data.Dataset):
+    """BED intervals -> upper-case DNA strings (LOGO models tokenize them).
+
+    Args:
+        intervals_file: str. BED file.
+        fasta_file: str. Reference genome FASTA.
+        auto_resize_len: int or None. Resize intervals around their centre.
+        use_strand: bool. Reverse-complement minus-strand intervals.
+        check_bounds: bool. Reject intervals off the FASTA contigs.
+
+    Sample:
+        ``inputs`` str (N-padded past contig ends); ``metadata.ranges``.
+    """
+
+    batch_iter = kipoi.data.Dataset.batch_iter
+    load_all = kipoi.data.Dataset.load_all
+
+    def __getitem__(self, index):
+        interval = self.intervals[index]
+        sequence = self._sequence(interval).upper()
+        return {"inputs": sequence, "metadata": self._metadata(index, interval)}
+
+
+class VariantRefAltString(_datasets.VariantRefAltDataset, kipoi.data.Dataset):
+    """VCF variants -> `{"ref": str, "alt": str}` windows (see `VariantRefAltDataset`).
+
+    Args:
+        vcf_file: str. VCF / VCF.gz.
+        fasta_file: str. Reference genome FASTA.
+        sequence_length: int. Window length (the variant at `length // 2`).
+
+    Sample:
+        ``inputs`` ``{"ref": str, "alt": str}`` (upper case); ``metadata``
+        with ``variant`` (chrom, pos, id, ref, alt) and ``ranges``.
+    """
+
+    batch_iter = kipoi.data.Dataset.batch_iter
+    load_all = kipoi.data.Dataset.load_all
+
+    def __init__(self, vcf_file, fasta_file, sequence_length=1004):
+        super().__init__(vcf_file, fasta_file, sequence_length)
+
+    def __getitem__(self, index):
+        from kipoi_genome.data.variants import variant_window
+
+        variant = self.variants[index]
+        window = variant_window(self.fasta, variant, self.sequence_length)
+        name = variant.id or str(variant)
+        return {
+            "inputs": {"ref": window.reference.upper(), "alt": window.alternative.upper()},
+            "metadata": {
+                "variant": {
+                    "chrom": variant.chrom,
+                    "pos": variant.pos,
+                    "id": variant.id or "",
+                    "ref": variant.ref,
+                    "alt": variant.alt,
+                },
+                "ranges": _datasets._ranges(variant.chrom, window.start, window.end, name, "*"),
+            },
+        }
