@@ -77,10 +77,10 @@ def test_kmer_logistic_regression_learns_a_motif():
 
     def sample(label):
         s = "".join(rng.choice(list("ACGT"), 200))
-        return s[:90] + "GGGCGGGGCGGG" + s[102:] if label else s
+        return s[:60] + "GGGCGGGGCGGG" * 3 + s[96:] if label else s
 
-    labels = rng.integers(0, 2, 160)
+    labels = rng.integers(0, 2, 400)
     sequences = [sample(y) for y in labels]
     model = KmerLogisticRegression(ks=(3, 4), cs=(0.01, 1.0))
-    model.fit(sequences[:100], labels[:100], sequences[100:130], labels[100:130])
-    assert auroc(labels[130:], model.predict_proba(sequences[130:])) > 0.9
+    model.fit(sequences[:300], labels[:300], sequences[300:350], labels[300:350])
+    assert auroc(labels[350:], model.predict_proba(sequences[350:])) > 0.9
