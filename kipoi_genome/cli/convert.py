@@ -1,7 +1,6 @@
 """`kipoi-genome convert`: official checkpoints -> `.keras` files."""
 
-import os
-import tempfile
+from kipoi_genome.atomic import atomic_output
 
 
 def add_parser(subparsers):
@@ -56,24 +55,11 @@ def run_enformer(args):
         target_length=args.target_length,
         positional_basis_length=args.positional_basis_length,
     )
-    save_atomically(model, args.output)
+    with atomic_output(args.output, suffix=".keras") as tmp:
+        model.save(tmp)
     heads = ", ".join(f"{k} {v}" for k, v in model.heads.items())
     print(
         f"wrote {args.output}: Enformer, {model.count_params():,} parameters, "
         f"input ({model.sequence_length}, 4), heads: {heads}"
     )
     return 0
-
-
-def save_atomically(model, path):
-    """Saves `model` to `path` via a temporary file, so no partial file is left."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(suffix=".keras", dir=directory)
-    os.close(handle)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)

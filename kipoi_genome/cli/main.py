@@ -12,7 +12,16 @@ import sys
 
 # Subcommand modules under kipoi_genome.cli, in --help order.
 # Module names; a module may register a dashed command name (export_hub -> export-hub).
-SUBCOMMANDS = ("predict", "convert", "export_hub", "export_kipoi", "pretrain", "train", "info")
+SUBCOMMANDS = (
+    "predict",
+    "score_variants",
+    "convert",
+    "export_hub",
+    "export_kipoi",
+    "pretrain",
+    "train",
+    "info",
+)
 
 
 def build_parser():

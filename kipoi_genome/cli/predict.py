@@ -1,11 +1,11 @@
 """`kipoi-genome predict`: a model over BED regions of a FASTA -> TSV or HDF5."""
 
 import importlib.resources
-import os
 import sys
-import tempfile
 
 import numpy as np
+
+from kipoi_genome.atomic import atomic_output
 
 DEFAULT_MODEL = "enformer_tiny"
 
@@ -72,46 +72,34 @@ def run(args):
 
 
 def _write_tsv(stream, path):
-    out = sys.stdout if path == "-" else None
-    tmp = None
-    if out is None:
-        handle, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tsv")
-        out = os.fdopen(handle, "w")
-    try:
-        for i, (interval, outputs) in enumerate(stream):
-            names, values = _columns(outputs)
-            if i == 0:
-                out.write("\t".join(["chrom", "start", "end", "name", "strand", *names]) + "\n")
-            fields = [interval.chrom, interval.start, interval.end, interval.name or ".", interval.strand]
-            out.write("\t".join(map(str, fields)) + "\t" + "\t".join(f"{v:.6g}" for v in values) + "\n")
-        if tmp:
-            out.close()
-            os.replace(tmp, path)
-    finally:
-        if tmp and os.path.exists(tmp):
-            out.close()
-            os.remove(tmp)
+    if path == "-":
+        _write_rows(stream, sys.stdout)
+        return
+    with atomic_output(path, suffix=".tsv") as tmp, open(tmp, "w") as out:
+        _write_rows(stream, out)
+
+
+def _write_rows(stream, out):
+    for i, (interval, outputs) in enumerate(stream):
+        names, values = _columns(outputs)
+        if i == 0:
+            out.write("\t".join(["chrom", "start", "end", "name", "strand", *names]) + "\n")
+        fields = [interval.chrom, interval.start, interval.end, interval.name or ".", interval.strand]
+        out.write("\t".join(map(str, fields)) + "\t" + "\t".join(f"{v:.6g}" for v in values) + "\n")
 
 
 def _write_hdf5(stream, path, count):
     import h5py
 
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".h5")
-    os.close(handle)
-    try:
-        with h5py.File(tmp, "w") as h5:
-            regions = []
-            for i, (interval, outputs) in enumerate(stream):
-                for key, value in outputs.items():
-                    if key not in h5:
-                        h5.create_dataset(key, shape=(count, *np.shape(value)), dtype="float32")
-                    h5[key][i] = value
-                regions.append((interval.chrom, interval.start, interval.end, interval.name or "."))
-            h5.create_dataset("chrom", data=[r[0] for r in regions], dtype=h5py.string_dtype())
-            h5.create_dataset("start", data=np.array([r[1] for r in regions], dtype="int64"))
-            h5.create_dataset("end", data=np.array([r[2] for r in regions], dtype="int64"))
-            h5.create_dataset("name", data=[r[3] for r in regions], dtype=h5py.string_dtype())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as h5:
+        regions = []
+        for i, (interval, outputs) in enumerate(stream):
+            for key, value in outputs.items():
+                if key not in h5:
+                    h5.create_dataset(key, shape=(count, *np.shape(value)), dtype="float32")
+                h5[key][i] = value
+            regions.append((interval.chrom, interval.start, interval.end, interval.name or "."))
+        h5.create_dataset("chrom", data=[r[0] for r in regions], dtype=h5py.string_dtype())
+        h5.create_dataset("start", data=np.array([r[1] for r in regions], dtype="int64"))
+        h5.create_dataset("end", data=np.array([r[2] for r in regions], dtype="int64"))
+        h5.create_dataset("name", data=[r[3] for r in regions], dtype=h5py.string_dtype())

@@ -9,9 +9,10 @@ over shifts and strands when asked:
 - `"lfc"`: `log2((sum alt + 1) / (sum ref + 1))`;
 - `"central"`: sum of `alt - ref` over the `central_bins` bins at the centre.
 
-Models that score sequences themselves (LOGO tasks) provide
-`variant_window_length` and `score_variant_sequences(references,
-alternatives) -> dict name -> [B, n]`; their scores are used as they are.
+Scorers that work on the windows themselves (the LOGO adapters in
+`kipoi_genome.interpret.logo_scorers`) provide `variant_window_length` and
+`score_variant_windows(windows) -> dict name -> [B, n]`; their scores are
+used as they are.
 
 Memory is bounded by one batch, whatever the number of variants.
 """
@@ -98,7 +99,7 @@ def score_variants(
 
     Args:
         model: a track model (one-hot in, `[B, bins, tracks]` out, or a dict)
-            or a model with `score_variant_sequences` (see module docstring).
+            or a scorer with `score_variant_windows` (see module docstring).
         fasta: path or `FastaExtractor`.
         vcf: path of a VCF / VCF.gz, or an iterable of `Variant`.
         score: one of `SCORES` (track models only).
@@ -121,7 +122,7 @@ def score_variants(
     summary = summary if summary is not None else ScoringSummary()
     fasta = fasta if isinstance(fasta, FastaExtractor) else FastaExtractor(fasta)
     variants = iter_vcf(vcf) if isinstance(vcf, (str, os.PathLike)) else iter(vcf)
-    by_sequence = hasattr(model, "score_variant_sequences")
+    by_sequence = hasattr(model, "score_variant_windows")
     shifts = tuple(shifts)
     margin = 0 if by_sequence else max(abs(int(s)) for s in shifts)
     length = model.variant_window_length if by_sequence else model.input_shape[1]
@@ -151,9 +152,7 @@ def score_variants(
 
     for batch in batched(windows(), batch_size):
         if by_sequence:
-            scores = model.score_variant_sequences(
-                [w.reference for w in batch], [w.alternative for w in batch]
-            )
+            scores = model.score_variant_windows(batch)
         else:
             predictions = [
                 predict_averaged(

@@ -1,0 +1,63 @@
+"""LOGO models as variant scorers for `score_variants`."""
+
+import numpy as np
+
+from kipoi_genome.models import LogoMaskedLM, LogoVariantPrioritizer
+from kipoi_genome.models.logo import zero_shot_variant_scores
+
+
+def _window_length(backbone):
+    # The longest window whose k reading frames fit the position table.
+    return backbone.max_sequence_length * backbone.k + backbone.k - 1
+
+
+class ZeroShotScorer:
+    """Masked-LM log-likelihood ratio, log P(alt) - log P(ref) (`"llr"`).
+
+    Substitutions only: indels get NaN (their length-preserving windows
+    differ over the whole right flank, so masking the variant cannot make
+    the contexts equal).
+
+    Args:
+        masked_lm: a `LogoMaskedLM`.
+        window_length: bp per window; defaults to 1,004 (200 tokens per
+            frame at k = 5) or less when the position table is smaller.
+    """
+
+    def __init__(self, masked_lm, window_length=None):
+        self.model = masked_lm
+        self.variant_window_length = window_length or min(1004, _window_length(masked_lm.backbone))
+
+    def score_variant_windows(self, windows):
+        scores = np.full(len(windows), np.nan, dtype=np.float32)
+        keep = [i for i, w in enumerate(windows) if len(w.ref) == len(w.alt)]
+        if keep:
+            scores[keep] = zero_shot_variant_scores(
+                self.model,
+                [windows[i].reference for i in keep],
+                [windows[i].alternative for i in keep],
+            )
+        return {"llr": scores}
+
+
+class PrioritizerScorer:
+    """Probability that a variant is functional from a `LogoVariantPrioritizer`."""
+
+    def __init__(self, prioritizer, window_length=None):
+        self.model = prioritizer
+        self.variant_window_length = window_length or min(1004, _window_length(prioritizer.backbone))
+
+    def score_variant_windows(self, windows):
+        probabilities = self.model.predict_variants(
+            [w.reference for w in windows], [w.alternative for w in windows]
+        )
+        return {"probability": np.asarray(probabilities, dtype=np.float32)}
+
+
+def as_variant_scorer(model):
+    """Wraps LOGO models in their scorer; other models are returned unchanged."""
+    if isinstance(model, LogoMaskedLM):
+        return ZeroShotScorer(model)
+    if isinstance(model, LogoVariantPrioritizer):
+        return PrioritizerScorer(model)
+    return model

@@ -1,0 +1,106 @@
+"""`kipoi-genome score-variants` end to end."""
+
+import gzip
+import importlib.resources
+
+import cyvcf2
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from kipoi_genome.cli.main import main
+from kipoi_genome.models import LogoBackbone, LogoMaskedLM
+
+EXAMPLE_FASTA = str(importlib.resources.files("kipoi_genome") / "example_data" / "chr20_44080000_44220000.fa")
+CONTIG = "chr20_44080000_44220000"
+
+
+def write_vcf(path, records):
+    lines = ["##fileformat=VCFv4.2", f"##contig=<ID={CONTIG},length=140000>"]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    lines += [f"{CONTIG}\t{pos}\t{vid}\t{ref}\t{alt}\t.\t.\t." for pos, vid, ref, alt in records]
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def example_vcf(tmp_path):
+    from kipoi_genome.data import FastaExtractor
+
+    fasta = FastaExtractor(EXAMPLE_FASTA)
+    records = []
+    for i, pos in enumerate((10_001, 40_000, 90_123)):
+        ref = fasta.extract(CONTIG, pos - 1, pos).upper()
+        alts = [b for b in "ACGT" if b != ref][:2]
+        records.append((pos, f"rs{i}", ref, ",".join(alts)))  # multi-allelic: 2 rows each
+    ref3 = fasta.extract(CONTIG, 60_000, 60_003).upper()
+    records.append((60_001, "del1", ref3, ref3[0]))  # a deletion
+    records.append((70_001, "bad", "N" if fasta.extract(CONTIG, 70_000, 70_001).upper() != "N" else "A", "C"))
+    return write_vcf(tmp_path / "calls.vcf", records)
+
+
+def test_enformer_tsv_and_vcf(tmp_path, example_vcf, capsys):
+    out = tmp_path / "scores.tsv"
+    args = ["score-variants", "--model", "enformer_tiny", "--fasta", EXAMPLE_FASTA, "--vcf", example_vcf]
+    assert main([*args, "--output", str(out), "--rc", "--max-shift", "1", "--no-progress"]) == 0
+    table = pd.read_csv(out, sep="\t")
+    assert list(table.columns[:5]) == ["chrom", "pos", "id", "ref", "alt"]
+    assert list(table["id"]) == ["rs0", "rs0", "rs1", "rs1", "rs2", "rs2", "del1"]
+    assert [c for c in table.columns if c.startswith("human_")] == [f"human_{i}" for i in range(8)]
+    assert [c for c in table.columns if c.startswith("mouse_")] == [f"mouse_{i}" for i in range(4)]
+    assert np.isfinite(table.iloc[:, 5:].to_numpy()).all()
+    err = capsys.readouterr().err
+    assert "scored 7 variant alleles; skipped 1 with REF mismatches" in err
+    assert "calls.vcf:" in err and "REF disagrees" in err
+
+    vcf_out = tmp_path / "scores.vcf.gz"
+    assert main([*args, "--output", str(vcf_out), "--no-progress"]) == 0
+    with gzip.open(vcf_out, "rt") as handle:
+        assert handle.readline().startswith("##fileformat=VCFv4.2")
+    records = list(cyvcf2.VCF(str(vcf_out)))
+    assert [r.ID for r in records] == list(table["id"])
+    assert len(records[0].INFO.get("KG_human")) == 8
+
+
+def test_ref_mismatch_error_mode_leaves_no_file(tmp_path, example_vcf, capsys):
+    out = tmp_path / "scores.tsv"
+    code = main(
+        ["score-variants", "--model", "enformer_tiny", "--fasta", EXAMPLE_FASTA, "--vcf", example_vcf,
+         "--output", str(out), "--on-ref-mismatch", "error", "--no-progress"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "calls.vcf:8:" in err and "REF disagrees" in err
+    assert not out.exists() and not list(tmp_path.glob("*.tsv"))
+
+
+def test_logo_zero_shot_llr(tmp_path, example_vcf):
+    keras.utils.set_random_seed(0)
+    backbone = LogoBackbone(
+        vocabulary_size=3138, embedding_dim=16, hidden_dim=32, num_heads=2, intermediate_dim=64,
+        max_sequence_length=64,
+    )
+    model_path = tmp_path / "mlm.keras"
+    LogoMaskedLM(backbone).save(model_path)
+    out = tmp_path / "llr.tsv"
+    assert main(
+        ["score-variants", "--model", str(model_path), "--fasta", EXAMPLE_FASTA, "--vcf", example_vcf,
+         "--output", str(out), "--no-progress"]
+    ) == 0
+    table = pd.read_csv(out, sep="\t")
+    assert list(table.columns) == ["chrom", "pos", "id", "ref", "alt", "llr"]
+    assert len(table) == 7
+    assert np.isfinite(table["llr"][:6]).all()  # SNVs
+    assert np.isnan(table["llr"][6])  # the deletion
+
+
+def test_bad_arguments(tmp_path, example_vcf, capsys):
+    base = ["score-variants", "--model", "enformer_tiny", "--fasta", EXAMPLE_FASTA, "--vcf", example_vcf]
+    assert main([*base, "--output", str(tmp_path / "x.csv")]) == 2
+    assert main([*base, "--output", str(tmp_path / "x.tsv"), "--max-shift", "-2"]) == 2
+    assert main([*base[:-1], str(tmp_path / "missing.vcf"), "--output", str(tmp_path / "x.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert "--output must end in .tsv or .vcf.gz" in err
+    assert "--max-shift must be >= 0. Received: -2" in err
+    assert "missing.vcf" in err
