@@ -133,3 +133,19 @@ def test_bad_arguments_give_value_errors(exported, tmp_path):
     with pytest.raises(ValueError, match="must end in .tar.gz"):
         write_tarball(exported["dir"], str(tmp_path / "x.zip"))
     assert not os.path.exists(tmp_path / "odd")
+
+
+def test_logo_token_model_export(tmp_path):
+    hub = pytest.importorskip("tensorflow_hub")
+    from kipoi_genome.models.logo import LogoPromoterClassifier
+
+    keras.utils.set_random_seed(5)
+    tiny = dict(vocabulary_size=3138, embedding_dim=8, hidden_dim=16, num_heads=2, intermediate_dim=32, max_sequence_length=128)
+    model = LogoPromoterClassifier(tiny)
+    card = render_model_card(model)
+    assert "int32 [B, L], token ids" in card
+    directory = export_saved_model(model, str(tmp_path / "logo"), model_card=card)
+    tokens = np.random.default_rng(1).integers(3, 3138, (10, 119)).astype("int32")
+    loaded = hub.load(directory)
+    got = loaded.model.predict_on_batch(tokens).numpy()
+    assert float(np.max(np.abs(got - model.predict_on_batch(tokens)))) <= TOL

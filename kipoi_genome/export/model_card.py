@@ -20,7 +20,9 @@ def _output_shapes(model):
 
 
 def _shape(shape):
-    return "[" + ", ".join("B" if d is None else f"{d:,}" for d in shape) + "]"
+    """`[B, 393,216, 4]`; a variable non-batch length reads `L`."""
+    names = [("B" if i == 0 else "L") if d is None else f"{d:,}" for i, d in enumerate(shape)]
+    return "[" + ", ".join(names) + "]"
 
 
 def interface_section(model, input_length=None):
@@ -39,7 +41,11 @@ def interface_section(model, input_length=None):
     lines = ["## Interface", ""]
     lines.append(
         f"- **Input** `inputs`: {spec.dtype.name} {_shape(spec.shape)}"
-        + (", one-hot DNA in ACGT order, N = all zeros." if spec.shape[-1] == 4 else ".")
+        + (
+            ", one-hot DNA in ACGT order, N = all zeros."
+            if spec.dtype.is_floating and spec.shape[-1] == 4
+            else ", token ids (0 = padding)." if spec.dtype.is_integer else "."
+        )
     )
     model_length = model.inputs[0].shape[1] if len(model.inputs[0].shape) > 1 else None
     if model_length is not None and spec.shape[1] is not None and spec.shape[1] != model_length:
