@@ -15,6 +15,8 @@ import sys
 SUBCOMMANDS = (
     "predict",
     "score_variants",
+    "interpret",
+    "plot",
     "convert",
     "export_hub",
     "export_kipoi",
@@ -48,6 +50,9 @@ def main(argv=None):
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"kipoi-genome {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ dataloaders).
 
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
-from kipoi_genome.data.intervals import Interval, check_intervals, iter_bed, read_bed
+from kipoi_genome.data.intervals import Interval, check_intervals, iter_bed, parse_region, read_bed
 from kipoi_genome.data.transforms import (
     augment,
     check_sequence,

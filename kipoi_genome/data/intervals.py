@@ -153,3 +153,21 @@ def check_intervals(intervals, fasta):
                 f"interval ends past the end of {interval.chrom} (length {length})",
                 f"{interval.chrom}:{interval.start}-{interval.end}",
             )
+
+
+def parse_region(text):
+    """Parses `chrom:start-end` (1-based inclusive, as samtools) to an `Interval`.
+
+    Commas in numbers are allowed (`chr20:44,100,001-44,110,000`).
+
+    Returns:
+        Interval with 0-based half-open coordinates (`start - 1`, `end`).
+    """
+    chrom, sep, span = str(text).rpartition(":")
+    first, dash, last = span.replace(",", "").partition("-")
+    if not sep or not chrom or not dash or not first.isdigit() or not last.isdigit():
+        raise ValueError(f"Region must look like chrom:start-end (1-based). Received: {text!r}")
+    start, end = int(first) - 1, int(last)
+    if start < 0 or end <= start:
+        raise ValueError(f"Region needs 1 <= start <= end. Received: {text!r}")
+    return Interval(chrom, start, end)
