@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import TEST_DATA
+from tests.conftest import TEST_DATA
 from kipoi_genome.data import (
     FastaExtractor,
     InputFileError,

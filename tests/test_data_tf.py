@@ -8,7 +8,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from conftest import TEST_DATA  # noqa: E402
+from tests.conftest import TEST_DATA  # noqa: E402
 from kipoi_genome.data import (  # noqa: E402
     BedTargets,
     BigWigTargets,

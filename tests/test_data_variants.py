@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import TEST_DATA
+from tests.conftest import TEST_DATA
 from kipoi_genome.data import FastaExtractor, InputFileError, Variant, variant_window, variant_windows
 
 TINY_FA = TEST_DATA / "tiny.fa"
