@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from training_helpers import free_ports, python_env, tiny_config
+from tests.training_helpers import free_ports, python_env, tiny_config
 
 WORKER = r"""
 import json, os, sys

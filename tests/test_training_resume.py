@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from training_helpers import python_env, tiny_config
+from tests.training_helpers import python_env, tiny_config
 
 TARGET = 200
 EVERY = 10
