@@ -560,3 +560,88 @@ def pretrain(config, strategy=None):
     result = {"step": step, "train": metrics, "heldout": final}
     (output / "result.json").write_text(json.dumps(result, indent=2))
     return result
+
+
+# ----------------------------------------------------------------------------
+# Held-out comparison with the Markov baselines (command line)
+# ----------------------------------------------------------------------------
+
+
+def select_markov_order(sequence, train_start, train_end, tokenizer, orders, validation_length=5_000_000, num_windows=256, window_length=1004, seed=99):
+    """Chooses the Markov order on a validation slice at the end of the training region.
+
+    Counts come from `[train_start, train_end - validation_length)` and the
+    accuracy is measured on masked windows of the last `validation_length`
+    bp of the training region; the held-out region is not used.
+
+    Returns:
+        (best_order, {order: validation accuracy}).
+    """
+    split = train_end - validation_length
+    validation = heldout_masked_set(sequence, split, train_end, tokenizer, num_windows, window_length, seed=seed)
+    scores = {}
+    for order in orders:
+        scores[order] = MarkovBaseline(order).fit(sequence, train_start, split).accuracy(validation, tokenizer.k)
+    return max(scores, key=scores.get), scores
+
+
+def compare_with_markov(fasta, weights, model_config, contig=None, holdout=10_000_000, num_windows=512, window_length=1004, orders=tuple(range(0, 11)), seed=1234, log=print):
+    """Held-out masked-token accuracy: pre-trained LOGO, random LOGO, Markov chains.
+
+    All models see the same masked windows of the last `holdout` bp (every
+    selected token -> [MASK]) and predict among the `4**k` ACGT k-mers.
+    Markov chains are fitted on the training region (both strands): order k
+    (the token length) and the order chosen on a validation slice.
+    """
+    sequence, contig = read_contig(fasta, contig)
+    backbone_config = json.loads(pathlib.Path(model_config).read_text())
+    backbone = LogoBackbone.from_config(backbone_config)
+    tokenizer = KmerTokenizer(k=backbone.k)
+    train_end = len(sequence) - holdout
+    heldout = heldout_masked_set(sequence, train_end, len(sequence), tokenizer, num_windows, window_length, seed=seed)
+    results = {"num_masked": int(heldout.weights.sum()), "region": f"{contig}:{train_end}-{len(sequence)}"}
+    pretrained = LogoMaskedLM(backbone)
+    pretrained.load_weights(weights)
+    results["logo_pretrained"] = evaluate_masked_lm(pretrained, heldout, tokenizer)
+    log(f"pre-trained LOGO: {results['logo_pretrained']}")
+    keras.utils.set_random_seed(seed)
+    results["logo_random_init"] = evaluate_masked_lm(LogoMaskedLM(LogoBackbone.from_config(backbone_config)), heldout, tokenizer)
+    best, validation = select_markov_order(sequence, 0, train_end, tokenizer, orders, window_length=window_length)
+    results["markov_validation_accuracy_by_order"] = validation
+    results["markov_best_order"] = best
+    for order in sorted({tokenizer.k, best}):
+        accuracy = MarkovBaseline(order).fit(sequence, 0, train_end).accuracy(heldout, tokenizer.k)
+        results[f"markov_order_{order}"] = {"accuracy": accuracy}
+        log(f"Markov order {order}: {accuracy:.4f}")
+    return results
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kipoi_genome.training.logo_pretraining")
+    commands = parser.add_subparsers(dest="command", required=True)
+    evaluate = commands.add_parser("evaluate", help="held-out masked-token accuracy vs Markov baselines")
+    evaluate.add_argument("--fasta", required=True)
+    evaluate.add_argument("--weights", required=True, help="masked_lm.weights.h5")
+    evaluate.add_argument("--model-config", required=True, help="model_config.json (LogoBackbone config)")
+    evaluate.add_argument("--contig", default=None)
+    evaluate.add_argument("--holdout", type=int, default=10_000_000)
+    evaluate.add_argument("--windows", type=int, default=512)
+    evaluate.add_argument("--window-length", type=int, default=1004)
+    evaluate.add_argument("--max-order", type=int, default=10)
+    evaluate.add_argument("--output", default=None, help="JSON file for the results")
+    args = parser.parse_args(argv)
+    results = compare_with_markov(
+        args.fasta, args.weights, args.model_config, args.contig, args.holdout, args.windows,
+        args.window_length, tuple(range(0, args.max_order + 1)),
+    )
+    text = json.dumps(results, indent=2)
+    if args.output:
+        pathlib.Path(args.output).write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

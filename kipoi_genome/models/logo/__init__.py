@@ -13,3 +13,8 @@ from kipoi_genome.models.logo.logo_variant_scoring import (
     zero_shot_variant_scores,
     zero_shot_vcf_scores,
 )
+from kipoi_genome.models.logo.logo_presets import PRESETS
+from kipoi_genome.models.presets import register_preset
+
+for _preset in PRESETS:
+    register_preset(_preset)

@@ -213,6 +213,23 @@ class LogoBackbone(PresetMixin, keras.Model):
         }
 
     @classmethod
+    def from_preset(cls, name, load_weights=True, **overrides):
+        """Builds preset `name`; presets whose weights file is a task's
+        (`metadata["weights_of"]`, e.g. the masked LM) load it through that
+        task and return its backbone."""
+        from kipoi_genome.models.presets import get_preset
+
+        preset = get_preset(name, cls.__name__)
+        task_name = preset.metadata.get("weights_of")
+        if not (load_weights and task_name and preset.weights):
+            return super().from_preset(name, load_weights=load_weights, **overrides)
+        import kipoi_genome.models.logo as logo
+
+        backbone = cls(**{**preset.config, **overrides})
+        getattr(logo, task_name)(backbone).load_weights(preset.weights_path())
+        return backbone
+
+    @classmethod
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("dtype"), dict):

@@ -1,0 +1,91 @@
+"""LOGO presets: official sizes (random weights) and chr20-trained weights.
+
+Shipped weights live in `kipoi_genome/presets/` and load with no network:
+
+- `logo_5mer_chr20_mlm` (`LogoMaskedLM`) and `logo_5mer_chr20`
+  (`LogoBackbone`, the same file): masked-LM pre-training on GRCh37 chr20
+  without its last 10 Mb.
+- `logo_promoter_chr20` (`LogoPromoterClassifier`): that backbone fine-tuned
+  on the chr20 promoter set (train split: positions below 48.03 Mb).
+
+The commands that regenerate them are in `docs/logo.md`.
+"""
+
+from kipoi_genome.models.presets import Preset
+
+CITATION = (
+    "Yang et al. 2022, Integrating convolution and self-attention improves language model of "
+    "human genome for interpreting non-coding regions at base-resolution, NAR, "
+    "doi:10.1093/nar/gkac326"
+)
+
+# Official LOGO sizes at k = 5 (LOGO.md §2.1).
+BACKBONE_1KB = dict(
+    vocabulary_size=3138,
+    embedding_dim=128,
+    hidden_dim=256,
+    num_heads=8,
+    intermediate_dim=1024,
+    num_passes=2,
+    num_blocks=1,
+    max_sequence_length=512,
+)
+BACKBONE_2KB = {**BACKBONE_1KB, "max_sequence_length": 1024}
+
+PRESETS = [
+    Preset(
+        name="logo_5mer_1kb",
+        class_name="LogoBackbone",
+        config=BACKBONE_1KB,
+        description="LOGO backbone, official k=5 sizes, 512 positions (1 kb inputs); random weights.",
+        metadata={"params": 1_290_496, "citation": CITATION},
+    ),
+    Preset(
+        name="logo_5mer_2kb",
+        class_name="LogoBackbone",
+        config=BACKBONE_2KB,
+        description="LOGO backbone, official k=5 sizes, 1,024 positions (2 kb inputs); random weights.",
+        metadata={"params": 1_356_032, "citation": CITATION},
+    ),
+    Preset(
+        name="logo_919",
+        class_name="LogoChromatin",
+        config={"backbone": BACKBONE_1KB, "num_outputs": 919},
+        description="LOGO-919 chromatin model layout (DeepSEA 919 features, 1 kb); random weights.",
+        metadata={"params": 1_526_679, "citation": CITATION},
+    ),
+    Preset(
+        name="logo_2002",
+        class_name="LogoChromatin",
+        config={"backbone": BACKBONE_2KB, "num_outputs": 2002},
+        description="LOGO-2002 chromatin model layout (ExPecto 2002 features, 2 kb); random weights.",
+        metadata={"params": 1_870_546, "citation": CITATION},
+    ),
+    Preset(
+        name="logo_5mer_chr20_mlm",
+        class_name="LogoMaskedLM",
+        config={"backbone": BACKBONE_1KB},
+        weights="presets/logo_5mer_chr20_mlm.weights.h5",
+        description="LOGO k=5 masked LM pre-trained on GRCh37 chr20 (last 10 Mb held out).",
+        metadata={"citation": CITATION, "training": "docs/logo.md"},
+    ),
+    Preset(
+        name="logo_5mer_chr20",
+        class_name="LogoBackbone",
+        config=BACKBONE_1KB,
+        weights="presets/logo_5mer_chr20_mlm.weights.h5",
+        description="Backbone of logo_5mer_chr20_mlm (chr20 masked-LM pre-training).",
+        metadata={"citation": CITATION, "weights_of": "LogoMaskedLM", "training": "docs/logo.md"},
+    ),
+    Preset(
+        name="logo_promoter_chr20",
+        class_name="LogoPromoterClassifier",
+        config={"backbone": BACKBONE_1KB, "pooling": "mean", "dropout": 0.25},
+        weights="presets/logo_promoter_chr20.weights.h5",
+        description=(
+            "Promoter classifier (600 bp, TSS -200..+400): logo_5mer_chr20 fine-tuned on the chr20 "
+            "GENCODE promoter set (train split)."
+        ),
+        metadata={"citation": CITATION, "training": "docs/logo.md"},
+    ),
+]
