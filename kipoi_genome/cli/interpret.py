@@ -55,7 +55,7 @@ def parse_bins(text, total):
 
 def write_bedgraph(path, chrom, start, values, track_name):
     """One line per base: `chrom start start+1 value`."""
-    with atomic_output(path, suffix=".bedgraph") as tmp, open(tmp, "w") as out:
+    with atomic_output(path, "w", suffix=".bedgraph") as out:
         out.write(f'track type=bedGraph name="{track_name}"\n')
         for i, value in enumerate(values):
             out.write(f"{chrom}\t{start + i}\t{start + i + 1}\t{value:.6g}\n")
@@ -76,7 +76,7 @@ def run(args):
     chrom, start = window.input.chrom, window.input.start
     if args.method == "attention":
         maps = attention_maps(model, window.one_hot[None])[0]
-        with atomic_output(args.output, suffix=".npz") as tmp, open(tmp, "wb") as out:
+        with atomic_output(args.output, "wb", suffix=".npz") as out:
             np.savez_compressed(out, attention=maps, query_bins=np.asarray(bins), chrom=chrom, start=start)
         print(f"wrote attention maps {maps.shape} to {args.output}", file=sys.stderr)
         return 0
@@ -93,7 +93,7 @@ def run(args):
         chrom, start = chrom, start + positions.start
         per_base, scores = per_base[positions.start : positions.stop], scores[positions.start : positions.stop]
     if args.output.endswith(".npz"):
-        with atomic_output(args.output, suffix=".npz") as tmp, open(tmp, "wb") as out:
+        with atomic_output(args.output, "wb", suffix=".npz") as out:
             np.savez_compressed(out, scores=scores, per_base=per_base, chrom=chrom, start=start)
     else:
         write_bedgraph(args.output, chrom, start, per_base, f"{args.method} {args.region}")

@@ -75,7 +75,7 @@ def _write_tsv(stream, path):
     if path == "-":
         _write_rows(stream, sys.stdout)
         return
-    with atomic_output(path, suffix=".tsv") as tmp, open(tmp, "w") as out:
+    with atomic_output(path, "w", suffix=".tsv") as out:
         _write_rows(stream, out)
 
 

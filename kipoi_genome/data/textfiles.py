@@ -1,10 +1,9 @@
 """Opening plain or gzip/bgzip text files, and atomic writes."""
 
-import contextlib
 import gzip
 import os
-import tempfile
 
+from kipoi_genome.atomic import atomic_output  # noqa: F401  (re-exported)
 from kipoi_genome.data.errors import InputFileError
 
 
@@ -46,35 +45,3 @@ def read_line(path, line_number):
     except (OSError, UnicodeDecodeError, InputFileError):
         return None
     return None
-
-
-@contextlib.contextmanager
-def atomic_output(path, mode="wb"):
-    """Writes to a temporary file next to `path` and renames it on success.
-
-    On any exception the temporary file is removed and `path` is untouched,
-    so no half-written output is ever left behind.
-
-    Args:
-        path: str or os.PathLike. Final destination.
-        mode: str. ``"wb"`` or ``"w"``.
-
-    Yields:
-        The temporary file's path (``mode=None``) or an open file object.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        if mode is None:
-            os.close(fd)
-            yield tmp
-        else:
-            with os.fdopen(fd, mode) as handle:
-                yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise

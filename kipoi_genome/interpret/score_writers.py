@@ -38,7 +38,7 @@ def write_scores_tsv(stream, path):
         Number of rows written.
     """
     rows = 0
-    with atomic_output(path, ".tsv") as tmp, open(tmp, "w") as out:
+    with atomic_output(path, "w", suffix=".tsv") as out:
         for window, scores in stream:
             names, values = score_columns(scores)
             if rows == 0:
@@ -69,7 +69,7 @@ def write_scores_vcf(stream, path, contigs, source="kipoi-genome"):
     from Bio import bgzf
 
     rows = 0
-    with atomic_output(path, ".vcf.gz") as tmp:
+    with atomic_output(path, suffix=".vcf.gz") as tmp:
         writer = bgzf.BgzfWriter(tmp, "wb")
         try:
             header_written = False
