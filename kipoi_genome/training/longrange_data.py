@@ -1,14 +1,17 @@
 """A synthetic long-range task on real DNA: a distal motif sets the centre's signal.
 
 Each example is a window of real chromosome sequence (so the background has
-genomic composition and repeats) into which `k` copies of a motif are
-written, `k` uniform in `0..max_copies`, as a cluster whose centre lies
-`min_distance..max_distance` bp (default 30-60 kb) upstream or downstream of
-the window centre. The target is one track over the central `target_length`
-bins, constant over them: `baseline + k * per_copy`. Nothing near the centre
-carries information, so a model whose receptive field around the centre is
-smaller than `min_distance` cannot beat predicting the mean (Pearson R ~ 0),
-while a model that attends over the whole window can.
+genomic composition and repeats) into which `k` motif elements are written,
+`k` uniform in `0..max_copies`; an element is the motif repeated
+`motif_repeats` times in tandem (a motif array, 256 bp by default), and each
+element's centre lies `min_distance..max_distance` bp (default 30-60 kb)
+upstream or downstream of the window centre, side and distance drawn
+independently (elements never overlap). The target is one track over the
+central `target_length` bins, constant over them: `baseline + k * per_copy`.
+Nothing near the centre carries information, so a model whose receptive
+field around the centre is smaller than `min_distance` cannot beat predicting
+the mean (Pearson R ~ 0), while a model that attends over the whole window
+can.
 
 Data config keys (`data:` of a `tracks` task with `source: longrange`):
 
@@ -21,10 +24,10 @@ data:
   sequence_length: 131072
   target_length: 8
   motif: TTGACGTCATGCGTAC
+  motif_repeats: 16
   max_copies: 3
   min_distance: 30000
   max_distance: 60000
-  cluster_width: 2000
   baseline: 0.5
   per_copy: 2.0
   eval_examples: 64
@@ -54,10 +57,10 @@ class LongRangeTask:
         heldout: (start, end). 0-based region reserved for evaluation backgrounds.
         sequence_length, target_length, bin_size: ints. Window and target geometry.
         motif: str. ACGT motif written into the background.
-        max_copies: int. Copies k are uniform in 0..max_copies.
-        min_distance, max_distance: ints. Distance of the cluster centre from
-            the window centre, in bp.
-        cluster_width: int. Copies are spread over this many bp.
+        motif_repeats: int. Tandem copies of the motif in one element.
+        max_copies: int. The number of elements k is uniform in 0..max_copies.
+        min_distance, max_distance: ints. Distance of each element's centre
+            from the window centre, in bp.
         baseline, per_copy: floats. Target = baseline + k * per_copy.
         max_n_fraction: float. Backgrounds with more N are skipped.
     """
@@ -71,10 +74,10 @@ class LongRangeTask:
         target_length=8,
         bin_size=128,
         motif="TTGACGTCATGCGTAC",
+        motif_repeats=16,
         max_copies=3,
         min_distance=30000,
         max_distance=60000,
-        cluster_width=2000,
         baseline=0.5,
         per_copy=2.0,
         max_n_fraction=0.01,
@@ -84,20 +87,28 @@ class LongRangeTask:
         if not set(motif) <= set("ACGT") or not motif:
             raise ValueError(f"`motif` must be a non-empty ACGT string. Received: motif={motif!r}")
         half = sequence_length // 2
-        if not 0 < min_distance <= max_distance or max_distance + cluster_width // 2 + len(motif) > half:
+        element = len(motif) * int(motif_repeats)
+        if int(motif_repeats) < 1:
+            raise ValueError(f"`motif_repeats` must be >= 1. Received: motif_repeats={motif_repeats}")
+        if not element // 2 < min_distance <= max_distance or max_distance + element > half:
             raise ValueError(
-                "Need 0 < min_distance <= max_distance and the cluster inside the window "
+                "Need element/2 < min_distance <= max_distance and elements inside the window "
                 f"(half-length {half}). Received: min_distance={min_distance}, "
-                f"max_distance={max_distance}, cluster_width={cluster_width}"
+                f"max_distance={max_distance}, element length={element}"
+            )
+        if (max_distance - min_distance) < 2 * max_copies * element:
+            raise ValueError(
+                "The 30-60 kb style band is too narrow for non-overlapping elements. "
+                f"Received: min_distance={min_distance}, max_distance={max_distance}, max_copies={max_copies}"
             )
         self.fasta = FastaExtractor(fasta, uppercase=True, in_memory=True)
         self.chrom = chrom
         self.sequence_length = int(sequence_length)
         self.target_length = int(target_length)
         self.motif = one_hot_encode(motif).astype(np.float32)  # (m, 4)
+        self.element = np.tile(self.motif, (int(motif_repeats), 1))  # (m * repeats, 4)
         self.max_copies = int(max_copies)
         self.min_distance, self.max_distance = int(min_distance), int(max_distance)
-        self.cluster_width = int(cluster_width)
         self.baseline, self.per_copy = float(baseline), float(per_copy)
         length = self.fasta.chromosome_length(chrom)
         codes = np.frombuffer(self.fasta.extract_bytes(chrom, 0, length), np.uint8)
@@ -125,16 +136,17 @@ class LongRangeTask:
         one_hot = self.fasta.extract_one_hot_batch(self.chrom, chosen.tolist(), self.sequence_length)
         copies = rng.integers(0, self.max_copies + 1, size=count)
         centre = self.sequence_length // 2
-        width = len(self.motif)
+        width = len(self.element)
         for row, k in enumerate(copies):
-            if not k:
-                continue
-            side = rng.choice([-1, 1])
-            cluster = centre + side * rng.integers(self.min_distance, self.max_distance + 1)
-            slots = rng.choice(self.cluster_width // width, size=k, replace=False)
-            for slot in slots:
-                position = cluster - self.cluster_width // 2 + slot * width
-                one_hot[row, position : position + width] = self.motif
+            placed = []
+            while len(placed) < k:
+                side = rng.choice([-1, 1])
+                middle = centre + side * int(rng.integers(self.min_distance, self.max_distance + 1))
+                start = middle - width // 2
+                if all(abs(start - other) >= width for other in placed):
+                    placed.append(start)
+            for start in placed:
+                one_hot[row, start : start + width] = self.element
         targets = self.baseline + self.per_copy * copies.astype(np.float32)
         targets = np.broadcast_to(targets[:, None, None], (count, self.target_length, 1))
         return one_hot.astype(np.float32), np.ascontiguousarray(targets, np.float32), copies
@@ -198,8 +210,8 @@ def build_streams(data):
     options = {
         key: data.pop(key)
         for key in (
-            "sequence_length", "target_length", "bin_size", "motif", "max_copies", "min_distance",
-            "max_distance", "cluster_width", "baseline", "per_copy", "max_n_fraction",
+            "sequence_length", "target_length", "bin_size", "motif", "motif_repeats", "max_copies",
+            "min_distance", "max_distance", "baseline", "per_copy", "max_n_fraction",
         )
         if key in data
     }

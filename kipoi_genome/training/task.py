@@ -15,9 +15,11 @@ remainder). `weight` broadcasts against the element-wise loss (e.g. `(B, L)`
 for a masked LM, 1 at masked positions); the trainer's loss is
 `sum(loss * weight) / sum(weight)` with both sums over the GLOBAL batch.
 
-Lookup (`get_task_builder`): a registered name; else the module
-`kipoi_genome.training.<name>` is imported (it registers itself) and the name
-looked up again; else `"package.module:function"` names the builder directly.
+Lookup (`get_task_builder`): a registered name; a built-in task (`tracks`,
+`logo_mlm`, `logo_classifier`; their module is imported on first use); else
+the module `kipoi_genome.training.<name>` is imported (it registers itself)
+and the name looked up again; else `"package.module:function"` names the
+builder directly.
 """
 
 import dataclasses
@@ -27,6 +29,13 @@ from typing import Callable, Mapping, Optional
 __all__ = ["DataStream", "Task", "register_task", "get_task_builder", "registered_tasks"]
 
 _REGISTRY = {}
+
+# Built-in tasks whose module name differs from the task name (imported on lookup).
+_BUILTIN_MODULES = {
+    "tracks": "kipoi_genome.training.tracks",
+    "logo_mlm": "kipoi_genome.training.logo_tasks",
+    "logo_classifier": "kipoi_genome.training.logo_tasks",
+}
 
 
 @dataclasses.dataclass
@@ -119,6 +128,9 @@ def get_task_builder(name):
         The builder callable.
     """
     if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name in _BUILTIN_MODULES:
+        importlib.import_module(_BUILTIN_MODULES[name])
         return _REGISTRY[name]
     if ":" in name:
         module_name, _, attribute = name.partition(":")
