@@ -438,6 +438,17 @@ def finetune_promoter_classifier(model, table, config, log=print):
 # ----------------------------------------------------------------------------
 
 
+def save_model_weights(model, path):
+    """Saves only the model's weights (no optimizer state) to a `.weights.h5`.
+
+    A compiled model's `save_weights` also stores the optimizer; an
+    uncompiled copy stores the weights alone (a third of the size with Adam).
+    """
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    copy.save_weights(str(path))
+
+
 def _read_table(path):
     table = pd.read_csv(path)
     table["split"] = pd.Categorical(table["split"], SPLITS, ordered=True)
@@ -475,7 +486,7 @@ def _cmd_finetune(args):
     result = finetune_promoter_classifier(model, table, config)
     output = pathlib.Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
-    model.save_weights(str(output / "promoter.weights.h5"))
+    save_model_weights(model, output / "promoter.weights.h5")
     (output / "model_config.json").write_text(json.dumps(model.get_config(), indent=2))
     (output / "result.json").write_text(json.dumps({**result, "config": dataclasses.asdict(config), "pretrained": args.pretrained}, indent=2))
     print(json.dumps(result["test"], indent=2))
