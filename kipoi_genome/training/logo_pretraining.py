@@ -22,7 +22,6 @@ import gzip
 import itertools
 import json
 import math
-import os
 import pathlib
 import time
 
