@@ -234,7 +234,10 @@ def load_config(path, overrides=None):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Config file not found: {path}")
     with open(path) as handle:
-        values = yaml.safe_load(handle)
+        try:
+            values = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            raise ValueError(f"Config {path} is not valid YAML: {error}") from None
     if not isinstance(values, dict):
         raise ValueError(f"Config {path} must hold a YAML mapping. Received: {type(values).__name__}")
     for dotted, value in (overrides or {}).items():

@@ -1,7 +1,8 @@
 """A synthetic long-range task on real DNA: a distal motif sets the centre's signal.
 
-Each example is a window of real chromosome sequence (so the background has
-genomic composition and repeats) into which `k` motif elements are written,
+Each example is a background window — real chromosome sequence
+(`background: genome`, with genomic composition and repeats) or uniform
+random DNA (`background: random`) — into which `k` motif elements are written,
 `k` uniform in `0..max_copies`; an element is the motif repeated
 `motif_repeats` times in tandem (a motif array, 256 bp by default), and each
 element's centre lies `min_distance..max_distance` bp (default 30-60 kb)
@@ -21,6 +22,7 @@ data:
   fasta: ../shared/data/reference/GRCh37_chr20.fa.gz
   chrom: chr20
   heldout: chr20:42000001-47000000   # evaluation backgrounds come from here only
+  background: genome                 # genome | random (uniform ACGT; fasta still read for N-free windows)
   sequence_length: 131072
   target_length: 8
   motif: TTGACGTCATGCGTAC
@@ -63,6 +65,8 @@ class LongRangeTask:
             from the window centre, in bp.
         baseline, per_copy: floats. Target = baseline + k * per_copy.
         max_n_fraction: float. Backgrounds with more N are skipped.
+        background: str. `"genome"` (windows of `chrom`) or `"random"`
+            (uniform i.i.d. bases drawn from the example's generator).
     """
 
     def __init__(
@@ -81,7 +85,11 @@ class LongRangeTask:
         baseline=0.5,
         per_copy=2.0,
         max_n_fraction=0.01,
+        background="genome",
     ):
+        if background not in ("genome", "random"):
+            raise ValueError(f"`background` must be 'genome' or 'random'. Received: background={background!r}")
+        self.background = background
         if not fasta or not os.path.isfile(fasta):
             raise FileNotFoundError(f"`data.fasta` file not found: {fasta!r} (relative paths are from {os.getcwd()})")
         if not set(motif) <= set("ACGT") or not motif:
@@ -132,8 +140,12 @@ class LongRangeTask:
         Returns:
             `(one_hot (count, L, 4), targets (count, T, 1), copies (count,))`.
         """
-        chosen = starts[rng.integers(0, len(starts), size=count)] + rng.integers(0, 1024, size=count)
-        one_hot = self.fasta.extract_one_hot_batch(self.chrom, chosen.tolist(), self.sequence_length)
+        if self.background == "random":
+            bases = rng.integers(0, 4, size=(count, self.sequence_length))
+            one_hot = np.eye(4, dtype=np.float32)[bases]
+        else:
+            chosen = starts[rng.integers(0, len(starts), size=count)] + rng.integers(0, 1024, size=count)
+            one_hot = self.fasta.extract_one_hot_batch(self.chrom, chosen.tolist(), self.sequence_length)
         copies = rng.integers(0, self.max_copies + 1, size=count)
         centre = self.sequence_length // 2
         width = len(self.element)
@@ -211,7 +223,7 @@ def build_streams(data):
         key: data.pop(key)
         for key in (
             "sequence_length", "target_length", "bin_size", "motif", "motif_repeats", "max_copies",
-            "min_distance", "max_distance", "baseline", "per_copy", "max_n_fraction",
+            "min_distance", "max_distance", "baseline", "per_copy", "max_n_fraction", "background",
         )
         if key in data
     }

@@ -5,7 +5,7 @@ Config sections (see docs/training.md for complete examples):
 ```yaml
 task: tracks
 model:
-  architecture: enformer      # enformer | dilated_conv
+  architecture: enformer      # enformer | dilated_conv | conv_attention
   channels: 48                # any other key is passed to the model builder
   num_transformer_layers: 1   # (heads, sequence_length, target_length come from data)
 data:
@@ -35,14 +35,14 @@ import functools
 
 from kipoi_genome.training import losses
 from kipoi_genome.training.augment import tta_predict
-from kipoi_genome.training.baselines import build_dilated_conv_model
+from kipoi_genome.training.baselines import build_conv_attention_model, build_dilated_conv_model
 from kipoi_genome.training.metrics import PearsonR
 from kipoi_genome.training.synthetic import synthetic_tracks_dataset
 from kipoi_genome.training.task import DataStream, Task, register_task
 
 __all__ = ["build_tracks_task", "build_track_model", "SOURCES", "ARCHITECTURES"]
 
-ARCHITECTURES = ("enformer", "dilated_conv")
+ARCHITECTURES = ("enformer", "dilated_conv", "conv_attention")
 SOURCES = ("synthetic", "genome", "longrange")
 
 
@@ -51,12 +51,14 @@ def build_track_model(model_config, heads, sequence_length, target_length, bin_s
 
     Args:
         model_config: dict. `architecture` plus keyword arguments of the
-            builder (`kipoi_genome.models.Enformer` or
-            `baselines.build_dilated_conv_model`).
+            builder (`kipoi_genome.models.Enformer`,
+            `baselines.build_dilated_conv_model` or
+            `baselines.build_conv_attention_model`).
         heads: dict head -> number of tracks.
         sequence_length: int. Input length in bp.
         target_length: int. Output bins.
-        bin_size: int. Output resolution (Enformer: 128).
+        bin_size: int. Output resolution (Enformer: 2 ** (num_conv_tower_blocks
+            + 1), i.e. 128 bp with the default 6 blocks).
 
     Returns:
         A `keras.Model` `(B, L, 4) -> {head: (B, T, n)}`.
@@ -70,8 +72,14 @@ def build_track_model(model_config, heads, sequence_length, target_length, bin_s
     common = dict(heads=heads, sequence_length=sequence_length, target_length=target_length)
     if architecture == "dilated_conv":
         return build_dilated_conv_model(bin_size=bin_size, **common, **kwargs)
-    if bin_size != 128:
-        raise ValueError(f"Enformer predicts 128-bp bins. Received: bin_size={bin_size}")
+    if architecture == "conv_attention":
+        return build_conv_attention_model(bin_size=bin_size, **common, **kwargs)
+    blocks = kwargs.get("num_conv_tower_blocks", 6)
+    if bin_size != 2 ** (blocks + 1):
+        raise ValueError(
+            "Enformer's bins are 2 ** (num_conv_tower_blocks + 1) bp (128 with the default 6 blocks). "
+            f"Received: bin_size={bin_size}, num_conv_tower_blocks={blocks}"
+        )
     from kipoi_genome.models import Enformer
 
     return Enformer(**common, **kwargs)
