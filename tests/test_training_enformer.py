@@ -20,7 +20,7 @@ ENFORMER = {
 def _enformer_config(output_dir, **model):
     config = tiny_config(output_dir)
     config["model"] = {**ENFORMER, **model}
-    config["data"].update(sequence_length=1024, bin_size=128, target_length=4)
+    config["data"].update(sequence_length=1024, bin_size=8, target_length=4)  # 2 tower blocks: 8-bp bins
     return config
 
 
