@@ -4,8 +4,9 @@ Modules: `config` (TrainConfig from YAML), `distribute` (strategy selection,
 global batch size), `task` (the Task/DataStream contract and task registry),
 `trainer` (the loop, checkpoints, evaluation), `losses`, `metrics`,
 `schedules`, `augment` (shift / reverse complement, test-time augmentation),
-`tracks` (the Enformer-style `tracks` task), `baselines` (a dilated-conv
-model), `synthetic`, `genome_data`, `longrange_data` (datasets).
+`tracks` (the Enformer-style `tracks` task), `logo_tasks` (`logo_mlm`,
+`logo_classifier`), `baselines` (dilated-conv and conv+attention comparison
+models), `synthetic`, `genome_data`, `longrange_data` (datasets).
 
 Importing this package does not import TensorFlow-heavy task modules; use
 `from kipoi_genome.training.trainer import train` and friends.
