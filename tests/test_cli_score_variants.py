@@ -104,3 +104,42 @@ def test_bad_arguments(tmp_path, example_vcf, capsys):
     assert "--output must end in .tsv or .vcf.gz" in err
     assert "--max-shift must be >= 0. Received: -2" in err
     assert "missing.vcf" in err
+
+
+def head_vcf(source, path, records):
+    """The header and first `records` records of a (gzipped) VCF, as plain text."""
+    with gzip.open(source, "rt") as handle:
+        lines = [line for line in handle]
+    header = [line for line in lines if line.startswith("#")]
+    body = [line for line in lines if not line.startswith("#")][:records]
+    path.write_text("".join(header + body))
+    return path
+
+
+@pytest.mark.parametrize(
+    "vcf_name, records",
+    [
+        ("GRCh37_chr20_platypus_calls.vcf.gz", None),
+        ("GRCh37_chr20_vt_indels.vcf.gz", None),
+        ("GRCh37_chr20_common_snps.vcf.gz", 300),  # all 7,273 SNVs: the large test below
+        pytest.param("GRCh37_chr20_common_snps.vcf.gz", None, marks=pytest.mark.large),
+    ],
+)
+def test_shared_chr20_vcfs_with_logo_preset(shared_dir, tmp_path, capsys, vcf_name, records):
+    vcf = shared_dir / "data" / "variants" / vcf_name
+    if records is not None:
+        vcf = head_vcf(vcf, tmp_path / "head.vcf", records)
+    fasta = shared_dir / "data" / "reference" / "GRCh37_chr20.fa.gz"
+    out = tmp_path / "llr.tsv"
+    args = ["score-variants", "--model", "logo_5mer_chr20_mlm", "--fasta", str(fasta), "--vcf", str(vcf),
+            "--output", str(out), "--batch-size", "128", "--no-progress"]
+    assert main(args) == 0
+    alleles = [(r.CHROM, r.POS, r.REF, alt) for r in cyvcf2.VCF(str(vcf)) for alt in r.ALT]
+    assert len(alleles) >= (records or 190)
+    table = pd.read_csv(out, sep="\t", keep_default_na=False, na_values=["nan"])
+    assert list(zip(table.chrom, table.pos, table.ref, table.alt)) == alleles
+    assert f"scored {len(alleles)} variant alleles; skipped 0 with REF mismatches" in capsys.readouterr().err
+    substitution = table.ref.str.len() == table.alt.str.len()  # SNVs and MNVs; indels get NaN
+    assert np.isfinite(table.llr[substitution]).all() and table.llr[~substitution].isna().all()
+    if substitution.sum() > 1:
+        assert table.llr[substitution].std() > 0

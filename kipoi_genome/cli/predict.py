@@ -7,7 +7,7 @@ import numpy as np
 
 from kipoi_genome.atomic import atomic_output
 
-DEFAULT_MODEL = "enformer_tiny"
+DEFAULT_MODEL = "logo_promoter_chr20"
 
 
 def _example(name):

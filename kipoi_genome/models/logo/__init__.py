@@ -11,7 +11,6 @@ from kipoi_genome.models.logo.logo_sequence_classifier import (
 from kipoi_genome.models.logo.logo_variant_prioritizer import LogoVariantPrioritizer
 from kipoi_genome.models.logo.logo_variant_scoring import (
     zero_shot_variant_scores,
-    zero_shot_vcf_scores,
 )
 from kipoi_genome.models.logo.logo_presets import PRESETS
 from kipoi_genome.models.presets import register_preset

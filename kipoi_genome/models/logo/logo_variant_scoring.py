@@ -1,4 +1,9 @@
-"""Zero-shot variant effect: masked-LM log-likelihood ratio (LOGO)."""
+"""Zero-shot variant effect: masked-LM log-likelihood ratio (LOGO).
+
+For a VCF, use `kipoi-genome score-variants --model logo_5mer_chr20_mlm` or
+`kipoi_genome.interpret.score_variants` with
+`kipoi_genome.interpret.logo_scorers.ZeroShotScorer`.
+"""
 
 import numpy as np
 
@@ -100,48 +105,3 @@ def zero_shot_variant_scores(masked_lm, ref_sequences, alt_sequences, batch_size
     for index in np.unique(owners):
         scores[index] = per_view[owners == index].mean()
     return scores
-
-
-def zero_shot_vcf_scores(masked_lm, fasta, vcf, window_length=1004, batch_size=64):
-    """Zero-shot log-likelihood ratios for the substitutions of a VCF.
-
-    Windows are centred on each variant (`kipoi_genome.data.variants`
-    rule); indels get NaN.
-
-    Args:
-        masked_lm: a `LogoMaskedLM`.
-        fasta: path of the reference FASTA.
-        vcf: path of a VCF / VCF.gz.
-        window_length: int. Defaults to 1,004 bp (200 tokens per frame).
-        batch_size: int.
-
-    Returns:
-        list of dicts with `chrom`, `pos`, `id`, `ref`, `alt`, `llr`.
-    """
-    from kipoi_genome.data.fasta import FastaExtractor
-    from kipoi_genome.data.variants import variant_windows
-
-    extractor = FastaExtractor(fasta, uppercase=True)
-    try:
-        windows = list(variant_windows(extractor, vcf, window_length))
-    finally:
-        extractor.close()
-    substitutions = [w for w in windows if len(w.ref) == len(w.alt)]
-    scores = zero_shot_variant_scores(
-        masked_lm,
-        [w.reference for w in substitutions],
-        [w.alternative for w in substitutions],
-        batch_size=batch_size,
-    )
-    by_window = {id(w): s for w, s in zip(substitutions, scores)}
-    return [
-        {
-            "chrom": w.chrom,
-            "pos": w.pos,
-            "id": w.id,
-            "ref": w.ref,
-            "alt": w.alt,
-            "llr": float(by_window.get(id(w), np.nan)),
-        }
-        for w in windows
-    ]
