@@ -279,16 +279,17 @@ def render(rows, encode_rows, kipoiseq, command):
     return "\n".join(lines)
 
 
-def update_markdown(path, section):
+def update_markdown(path, section, title=SECTION):
+    """Replaces (or appends) the `title` section of a markdown file."""
     from kipoi_genome.data.textfiles import atomic_output
 
     path = pathlib.Path(path)
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(SECTION + "\n")
+    start = text.find(title + "\n")
     if start == -1:
         new = text.rstrip("\n") + "\n\n" + section
     else:
-        following = text.find("\n## ", start + len(SECTION))
+        following = text.find("\n## ", start + len(title))
         end = len(text) if following == -1 else following + 1
         new = text[:start] + section + ("\n" + text[end:] if following != -1 else "")
     with atomic_output(path, "w") as handle:
