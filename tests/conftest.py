@@ -31,3 +31,17 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.skip(f"shared data folder not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def enformer_fixture(shared_dir, tmp_path_factory):
+    """(fixture folder, extracted checkpoint prefix) of the official-architecture fixture."""
+    import tarfile
+
+    folder = shared_dir / "fixtures" / "enformer_official_small"
+    if not folder.is_dir():
+        pytest.skip(f"shared Enformer fixture not found at {folder}")
+    out = tmp_path_factory.mktemp("enformer_fixture")
+    with tarfile.open(folder / "checkpoint.tar.xz") as archive:
+        archive.extractall(out, filter="data")
+    return folder, out / "checkpoint" / "variables"

@@ -1,7 +1,5 @@
 """Converter parity on the official-architecture fixture, and its error reporting."""
 
-import tarfile
-
 import keras
 import numpy as np
 import pytest
@@ -13,16 +11,8 @@ from kipoi_genome.convert.enformer_checkpoint import CheckpointReader, infer_con
 
 
 @pytest.fixture(scope="module")
-def fixture_dir(tmp_path_factory):
-    from tests.conftest import SHARED
-
-    folder = SHARED / "fixtures" / "enformer_official_small"
-    if not folder.is_dir():
-        pytest.skip(f"fixture not found at {folder}")
-    out = tmp_path_factory.mktemp("enformer_fixture")
-    with tarfile.open(folder / "checkpoint.tar.xz") as archive:
-        archive.extractall(out, filter="data")
-    return folder, out / "checkpoint" / "variables"
+def fixture_dir(enformer_fixture):
+    return enformer_fixture
 
 
 def test_inferred_config(fixture_dir):

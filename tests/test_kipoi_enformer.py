@@ -13,7 +13,6 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 
 import keras
@@ -26,7 +25,6 @@ kipoi = pytest.importorskip("kipoi", reason="kipoi not installed: pip install -e
 adapter = pytest.importorskip("kipoi_genome.export.kipoi_adapter")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = pathlib.Path(os.environ.get("KIPOI_GENOME_SHARED", REPO.parent / "shared"))
 TOL = 1e-6
 
 
@@ -124,17 +122,12 @@ def test_import_kipoi_genome_does_not_import_or_patch_kipoi():
 
 
 @pytest.fixture(scope="module")
-def fixture_weights(tmp_path_factory):
-    folder = SHARED / "fixtures" / "enformer_official_small"
-    if not folder.is_dir():
-        pytest.skip(f"shared Enformer fixture not found at {folder}")
+def fixture_weights(enformer_fixture, tmp_path_factory):
     from kipoi_genome.convert import convert_enformer_checkpoint
 
-    out = tmp_path_factory.mktemp("enformer_small")
-    with tarfile.open(folder / "checkpoint.tar.xz") as archive:
-        archive.extractall(out, filter="data")
-    path = str(out / "enformer_small.keras")
-    convert_enformer_checkpoint(str(out / "checkpoint" / "variables")).save(path)
+    _, prefix = enformer_fixture
+    path = str(tmp_path_factory.mktemp("enformer_small") / "enformer_small.keras")
+    convert_enformer_checkpoint(str(prefix)).save(path)
     return path
 
 
