@@ -1,7 +1,6 @@
 """LOGO enhancer-promoter interaction model (two towers)."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from kipoi_genome.models.logo.logo_layers import LogoPooling
@@ -9,7 +8,6 @@ from kipoi_genome.models.logo.logo_task import (
     LogoTask,
     resolve_backbone,
     serialize_backbone,
-    tokenize_views,
     tokenizer_for,
 )
 from kipoi_genome.serialization import register
@@ -98,17 +96,11 @@ class LogoEnhancerPromoter(LogoTask):
             raise ValueError(
                 f"Need as many enhancers as promoters. Received: {len(enhancers)} and {len(promoters)}"
             )
-        tokenizer = tokenizer_for(self.enhancer_backbone)
-        enhancer_views = tokenize_views(tokenizer, list(enhancers))
-        promoter_views = tokenize_views(tokenizer, list(promoters))
-        n, num_views = enhancer_views.shape[:2]
-        if n == 0:
-            return np.zeros((0,))
-        inputs = {
-            "enhancer_token_ids": enhancer_views.reshape(n * num_views, -1),
-            "promoter_token_ids": promoter_views.reshape(n * num_views, -1),
-        }
-        return self._predict_views(inputs, batch_size, n, num_views)[:, 0]
+        return self._predict_paired_views(
+            tokenizer_for(self.enhancer_backbone),
+            {"enhancer_token_ids": enhancers, "promoter_token_ids": promoters},
+            batch_size,
+        )
 
     def get_config(self):
         return {

@@ -79,6 +79,24 @@ class LogoTask(PresetMixin, keras.Model):
         outputs = np.asarray(outputs, dtype=np.float64)
         return outputs.reshape(num_sequences, num_views, -1).mean(axis=1)
 
+    def _predict_paired_views(self, tokenizer, inputs, batch_size):
+        """Predictions for paired sequence lists, frame f / strand s with frame f / strand s.
+
+        Args:
+            tokenizer: the `KmerTokenizer` of the backbone(s).
+            inputs: dict input name -> list of N DNA strings (equal N).
+            batch_size: int.
+
+        Returns:
+            float array `[N]`: the mean over the 2k paired views.
+        """
+        views = {name: tokenize_views(tokenizer, list(seqs)) for name, seqs in inputs.items()}
+        n, num_views = next(iter(views.values())).shape[:2]
+        if n == 0:
+            return np.zeros((0,))
+        flat = {name: v.reshape(n * num_views, -1) for name, v in views.items()}
+        return self._predict_views(flat, batch_size, n, num_views)[:, 0]
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)

@@ -1,7 +1,6 @@
 """LOGO variant prioritisation with the alternative-allele encoding."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from kipoi_genome.models.logo.logo_layers import LogoPooling
@@ -9,7 +8,6 @@ from kipoi_genome.models.logo.logo_task import (
     LogoTask,
     resolve_backbone,
     serialize_backbone,
-    tokenize_views,
     tokenizer_for,
 )
 from kipoi_genome.serialization import register
@@ -94,17 +92,11 @@ class LogoVariantPrioritizer(LogoTask):
         for ref, alt in zip(ref_sequences, alt_sequences):
             if len(ref) != len(alt):
                 raise ValueError(f"Reference and alternative windows must have equal lengths. Received: {len(ref)} and {len(alt)}")
-        tokenizer = tokenizer_for(self.backbone)
-        ref_views = tokenize_views(tokenizer, list(ref_sequences))
-        alt_views = tokenize_views(tokenizer, list(alt_sequences))
-        n, num_views = ref_views.shape[:2]
-        if n == 0:
-            return np.zeros((0,))
-        inputs = {
-            "ref_token_ids": ref_views.reshape(n * num_views, -1),
-            "alt_token_ids": alt_views.reshape(n * num_views, -1),
-        }
-        return self._predict_views(inputs, batch_size, n, num_views)[:, 0]
+        return self._predict_paired_views(
+            tokenizer_for(self.backbone),
+            {"ref_token_ids": ref_sequences, "alt_token_ids": alt_sequences},
+            batch_size,
+        )
 
     def get_config(self):
         return {
