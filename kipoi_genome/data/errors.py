@@ -41,3 +41,7 @@ class InputFileError(ValueError):
 
     def __reduce__(self):
         return (type(self), (self.path, self.line, self.problem, self.value))
+
+
+class RefMismatchError(InputFileError):
+    """A variant whose REF allele disagrees with the reference FASTA."""

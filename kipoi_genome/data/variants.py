@@ -24,7 +24,7 @@ For an SNV this is the usual centred pair: the two windows differ at index
 import dataclasses
 import os
 
-from kipoi_genome.data.errors import InputFileError
+from kipoi_genome.data.errors import InputFileError, RefMismatchError
 from kipoi_genome.data.fasta import FastaExtractor
 from kipoi_genome.data.vcf import Variant, iter_vcf
 
@@ -112,8 +112,8 @@ def variant_window(fasta, variant, length, check_ref=True):
 
     Raises:
         InputFileError: naming the VCF file and line, when the contig is not
-            in the FASTA, the variant lies outside the contig, or REF
-            disagrees with the FASTA.
+            in the FASTA or the variant lies outside the contig;
+            `RefMismatchError` (a subclass) when REF disagrees with the FASTA.
     """
     if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
         raise ValueError(f"`length` must be a positive integer. Received: length={length!r}")
@@ -136,7 +136,7 @@ def variant_window(fasta, variant, length, check_ref=True):
     if check_ref:
         genome_ref = fasta.extract(variant.chrom, p, variant.end)
         if genome_ref.upper() != variant.ref:
-            raise InputFileError(
+            raise RefMismatchError(
                 variant.source,
                 variant.line,
                 f"REF disagrees with FASTA at {variant.chrom}:{variant.pos} (FASTA has "

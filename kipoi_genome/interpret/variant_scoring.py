@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from kipoi_genome.batching import batched
 from kipoi_genome.data import (
     FastaExtractor,
-    InputFileError,
+    RefMismatchError,
     iter_vcf,
     one_hot_encode,
     variant_window,
@@ -71,15 +71,6 @@ def reduce_scores(reference, alternative, score="sum", central_bins=None):
         window = slice(start, start + central_bins)
         return (alternative[:, window] - reference[:, window]).sum(axis=1)
     raise ValueError(f"`score` must be one of {SCORES}. Received: score={score!r}")
-
-
-def _ref_mismatch(fasta, variant):
-    """The FASTA's bases under REF when they disagree with REF, else None."""
-    length = fasta.chromosome_lengths.get(variant.chrom)
-    if length is None or variant.start < 0 or variant.end > length:
-        return None  # `variant_window` reports these as input errors.
-    genome = fasta.extract(variant.chrom, variant.start, variant.end).upper()
-    return genome if genome != variant.ref else None
 
 
 def score_variants(
@@ -133,22 +124,14 @@ def score_variants(
     def windows():
         for variant in variants:
             bar.update(1)
-            genome = _ref_mismatch(fasta, variant)
-            if genome is None:
-                yield variant_window(fasta, variant, padded, check_ref=False)
-                continue
-            error = InputFileError(
-                variant.source,
-                variant.line,
-                f"REF disagrees with FASTA at {variant.chrom}:{variant.pos} "
-                f"(FASTA has '{genome[:20]}')",
-                variant.ref,
-            )
-            if on_ref_mismatch == "error":
-                raise error
-            summary.ref_mismatches += 1
-            if len(summary.messages) < 20:
-                summary.messages.append(str(error))
+            try:
+                yield variant_window(fasta, variant, padded)
+            except RefMismatchError as error:
+                if on_ref_mismatch == "error":
+                    raise
+                summary.ref_mismatches += 1
+                if len(summary.messages) < 20:
+                    summary.messages.append(str(error))
 
     for batch in batched(windows(), batch_size):
         if by_sequence:
