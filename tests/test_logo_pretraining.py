@@ -63,6 +63,36 @@ def test_random_windows_skip_n_and_use_both_strands(fasta):
     assert features["mask_positions"].shape == labels.shape == weights.shape == (4, 5)
 
 
+def test_pretraining_dataset_rows_are_windows_of_the_region(fasta):
+    """Every row is one reading frame of a window (either strand) without N; masks follow (seed, batch)."""
+    _, sequence = fasta
+    tokenizer = KmerTokenizer(k=3)
+    windows = RandomWindows(sequence, 4000, 8000, tokenizer, window_length=101, max_n_fraction=0.0)
+    region = sequence[4000:8000]
+    reverse = region.translate(str.maketrans("ACGT", "TGCA"))[::-1]
+    assert windows.valid_offsets.min() == 0 and "N" not in region[: 101]
+    n_start = 1000  # the N run covers 5,000-5,300, i.e. offsets 1,000-1,300 of the region
+    assert not ((windows.valid_offsets > n_start - 101) & (windows.valid_offsets < n_start + 300)).any()
+    batches = list(pretraining_dataset(windows, batch_size=8, seed=3, first_batch=5).take(4))
+    strands = set()
+    for features, labels, weights in batches:
+        tokens = features["token_ids"].numpy().copy()
+        positions = features["mask_positions"].numpy()
+        for row in range(8):
+            used = weights.numpy()[row] > 0
+            tokens[row, positions[row][used]] = labels.numpy()[row][used]  # undo the masking
+            text = tokenizer.detokenize(tokens[row])
+            assert len(text) == 33 * 3 and "N" not in text
+            on_forward, on_reverse = text in region, text in reverse
+            assert on_forward or on_reverse
+            strands.add("+" if on_forward else "-")
+    assert strands == {"+", "-"}
+    # A resumed stream (first_batch=6) continues exactly.
+    resumed = next(iter(pretraining_dataset(windows, batch_size=8, seed=3, first_batch=6)))
+    np.testing.assert_array_equal(resumed[0]["token_ids"], batches[1][0]["token_ids"])
+    np.testing.assert_array_equal(resumed[1], batches[1][1])
+
+
 def test_tiny_pretraining_lowers_loss_and_resumes(fasta, tmp_path):
     path, _ = fasta
     config = PretrainConfig(

@@ -5,5 +5,6 @@ from kipoi_genome.tokenizers.kmer_tokenizer import (
     MASK_ID,
     PAD_ID,
     KmerTokenizer,
+    base_codes,
     reverse_complement,
 )

@@ -37,6 +37,11 @@ def load_vocabulary(k):
     return tuple(text.split())
 
 
+def base_codes(sequence):
+    """uint8 base codes of a str (N 0, A 1, G 2, C 3, T 4; other letters N)."""
+    return _CODES[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)].astype(np.uint8)
+
+
 def _kmer_ids_from_codes(codes, k, xp):
     """Overlapping k-mer ids from base codes `[..., L]` -> `[..., L - k + 1]`.
 
@@ -224,14 +229,26 @@ class KmerTokenizer(keras.layers.Layer):
         scalar = inputs.shape.rank == 0
         batch = tf.reshape(inputs, [-1])
         raw = tf.io.decode_raw(batch, tf.uint8)  # [B, L]
-        codes = tf.gather(tf.constant(_CODES), tf.cast(raw, tf.int32))  # [B, L]
+        ids = self.tokenize_codes(tf.gather(tf.constant(_CODES), tf.cast(raw, tf.int32)), reverse_complement)
+        return ids[0] if scalar else ids
+
+    def tokenize_codes(self, codes, reverse_complement=False):
+        """TensorFlow tokenization of base codes (N 0, A 1, G 2, C 3, T 4).
+
+        Args:
+            codes: int tensor `[B, L]` (see `base_codes`).
+            reverse_complement: bool. Tokenize the reverse complement.
+
+        Returns:
+            int32 tensor `[B, k, m]`.
+        """
+        codes = tf.cast(codes, tf.int32)
         if reverse_complement:
             codes = tf.where(codes > 0, 5 - codes, 0)[:, ::-1]
         ids = _kmer_ids_from_codes(codes, self.k, _TensorFlowOps)  # [B, n]
         m = tf.maximum(tf.shape(codes)[1] - (self.k - 1), 0) // self.k
         ids = tf.reshape(ids[:, : m * self.k], [-1, m, self.k])
-        ids = tf.transpose(ids, [0, 2, 1])  # [B, k, m]
-        return ids[0] if scalar else ids
+        return tf.transpose(ids, [0, 2, 1])  # [B, k, m]
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.k, None)

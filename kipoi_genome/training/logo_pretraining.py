@@ -5,8 +5,9 @@ Separable pieces:
 - `read_contig`, `parse_region`: the sequence (whole contig read once).
 - `RandomWindows`: random windows from a region (both strands, windows with
   too many N skipped), one random reading frame each -> token ids `[m]`.
-- `pretraining_dataset`: `tf.data` pipeline with dynamic masking
-  (`mask_tokens`, fresh stateless seed per batch).
+- `pretraining_dataset`: pure-TensorFlow `tf.data` pipeline (windows,
+  strands, frames, tokens and dynamic masks drawn per batch from stateless
+  seeds; no per-sample Python).
 - `pretrain`: a compact custom loop under any `tf.distribute` strategy with
   `tf.train.CheckpointManager` (checkpoint every N steps, resume), a tqdm
   progress bar with masked-token accuracy and perplexity, periodic held-out
@@ -18,6 +19,7 @@ Separable pieces:
 
 import csv
 import dataclasses
+import functools
 import gzip
 import itertools
 import json
@@ -31,7 +33,7 @@ import tensorflow as tf
 
 from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM, mask_tokens
 from kipoi_genome.models.logo.logo_masked_lm import masked_lm_loss
-from kipoi_genome.tokenizers import KmerTokenizer
+from kipoi_genome.tokenizers import KmerTokenizer, base_codes
 
 # ----------------------------------------------------------------------------
 # Sequence access
@@ -109,6 +111,23 @@ class RandomWindows:
         self._n_cumsum = np.concatenate([[0], np.cumsum(region == ord("N"))])
         self.num_tokens = tokenizer.num_tokens(window_length)
 
+    @functools.cached_property
+    def codes(self):
+        """uint8 base codes of the region `[end - start]` (N 0, A 1, G 2, C 3, T 4)."""
+        return base_codes(self.sequence[self.start : self.end])
+
+    @functools.cached_property
+    def valid_offsets(self):
+        """int32 offsets (from `start`) of every window with few enough N."""
+        counts = self._n_cumsum[self.window_length :] - self._n_cumsum[: -self.window_length]
+        valid = np.flatnonzero(counts / self.window_length <= self.max_n_fraction).astype(np.int32)
+        if not len(valid):
+            raise ValueError(
+                f"No window of {self.window_length} bp in {self.start}-{self.end} has at most "
+                f"{self.max_n_fraction:.0%} N."
+            )
+        return valid
+
     def n_fraction(self, offset):
         n = self._n_cumsum[offset + self.window_length] - self._n_cumsum[offset]
         return n / self.window_length
@@ -133,28 +152,56 @@ class RandomWindows:
             yield self.tokenizer.tokenize(window)[frame]
 
 
-def pretraining_dataset(windows, batch_size, seed=0, mask_rate=0.15):
-    """`tf.data` of masked batches `(features, labels, weights)` from `RandomWindows`.
+def pretraining_dataset(windows, batch_size, seed=0, mask_rate=0.15, first_batch=0):
+    """`tf.data` of masked batches `(features, labels, weights)` from a region.
 
-    Masking happens in the pipeline (dynamic: a new stateless seed per batch,
-    derived from `seed` and the batch index).
+    Pure TensorFlow, no per-sample Python: batch `i` draws `batch_size`
+    window starts among `windows.valid_offsets`, strands and reading frames
+    with stateless seeds derived from `(seed, i)`, gathers the base codes,
+    tokenizes them and masks 15 % of the tokens (dynamic masking: new masks
+    every batch). The stream is a pure function of `(seed, i)`, so a run
+    resumed at step `s` continues with `first_batch=s` exactly where an
+    uninterrupted run would be.
+
+    Args:
+        windows: `RandomWindows` (region, tokenizer, window length, N limit).
+        batch_size: int. Windows per batch.
+        seed: int.
+        mask_rate: float. Fraction of tokens selected for prediction.
+        first_batch: int. Index of the first batch produced.
+
+    Returns:
+        `tf.data.Dataset` of `({"token_ids": [B, m], "mask_positions": [B, P]},
+        labels [B, P], weights [B, P])`.
     """
     tokenizer = windows.tokenizer
-    m = windows.num_tokens
-    dataset = tf.data.Dataset.from_generator(
-        lambda: iter(windows), output_signature=tf.TensorSpec((m,), tf.int32)
-    )
-    dataset = dataset.batch(batch_size, drop_remainder=True).enumerate()
+    k, m, length = tokenizer.k, windows.num_tokens, windows.window_length
+    codes = tf.constant(windows.codes)  # uint8 [R]
+    offsets = tf.constant(windows.valid_offsets)  # int32 [V]
+    num_offsets = tf.constant(len(windows.valid_offsets), tf.int32)
 
-    def mask(index, token_ids):
+    def make_batch(index):
+        seeds = tf.random.experimental.stateless_split(
+            tf.stack([tf.constant(seed, tf.int64), index]), 4
+        )
+        pick = tf.random.stateless_uniform([batch_size], seeds[0], 0, num_offsets, dtype=tf.int32)
+        strand = tf.random.stateless_uniform([batch_size], seeds[1], 0, 2, dtype=tf.int32)
+        frame = tf.random.stateless_uniform([batch_size], seeds[2], 0, k, dtype=tf.int32)
+        starts = tf.gather(offsets, pick)
+        batch = tf.cast(tf.gather(codes, starts[:, None] + tf.range(length)), tf.int32)  # [B, L]
+        reverse = tf.where(batch > 0, 5 - batch, 0)[:, ::-1]
+        batch = tf.where(strand[:, None] == 1, reverse, batch)
+        token_ids = tf.gather(tokenizer.tokenize_codes(batch), frame, batch_dims=1)  # [B, m]
+        token_ids = tf.ensure_shape(token_ids, [batch_size, m])
         return mask_tokens(
             token_ids,
-            tf.stack([tf.constant(seed, tf.int64), index]),
+            seeds[3],
             mask_rate=mask_rate,
             random_token_range=(tokenizer.first_kmer_id, tokenizer.last_kmer_id),
         )
 
-    return dataset.map(mask, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+    dataset = tf.data.Dataset.counter(start=first_batch)
+    return dataset.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 # ----------------------------------------------------------------------------
@@ -459,18 +506,11 @@ def pretrain(config, strategy=None):
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
     start_step = int(step_var.numpy())
 
-    # The stream restarts with a seed depending on the step reached, so a
-    # resumed run sees new windows and masks.
     windows = RandomWindows(
-        sequence,
-        train_region[1],
-        train_region[2],
-        tokenizer,
-        config.window_length,
-        config.max_n_fraction,
-        seed=(config.seed, start_step),
+        sequence, train_region[1], train_region[2], tokenizer, config.window_length, config.max_n_fraction
     )
-    dataset = pretraining_dataset(windows, config.batch_size, seed=config.seed * 1_000_003 + start_step)
+    # Batch i is a pure function of (seed, i): a resumed run continues the stream.
+    dataset = pretraining_dataset(windows, config.batch_size, seed=config.seed, first_batch=start_step)
     distributed = iter(strategy.experimental_distribute_dataset(dataset))
     heldout = heldout_masked_set(
         sequence, eval_region[1], eval_region[2], tokenizer, config.eval_windows, config.window_length

@@ -85,8 +85,8 @@ def _mlm_train_dataset(global_batch_size, seed, start_batch, sequence, region, k
     from kipoi_genome.training.logo_pretraining import RandomWindows, pretraining_dataset
 
     windows = RandomWindows(sequence, region[1], region[2], _tokenizer(k), window_length, seed=seed)
-    dataset = pretraining_dataset(windows, global_batch_size, seed=seed, mask_rate=mask_rate)
-    return dataset.skip(start_batch)  # same stream as an uninterrupted run
+    # Same stream as an uninterrupted run.
+    return pretraining_dataset(windows, global_batch_size, seed=seed, mask_rate=mask_rate, first_batch=start_batch)
 
 
 def _mlm_eval_dataset(global_batch_size, seed, start_batch, sequence, region, k, window_length, mask_rate, num_windows):
