@@ -8,18 +8,26 @@ from tqdm.auto import tqdm
 
 from kipoi_genome.batching import batched
 from kipoi_genome.data import FastaExtractor, one_hot_encode
+from kipoi_genome.inference.precision import dtype_policy, with_precision
 from kipoi_genome.models import presets
 
 
-def load_model(name_or_path):
-    """A preset name or a `.keras` file -> a Keras model."""
+def load_model(name_or_path, precision="float32"):
+    """A preset name or a `.keras` file -> a Keras model.
+
+    Args:
+        name_or_path: preset name (see `kipoi-genome info`) or `.keras` file.
+        precision: `"float32"` (default) or `"bfloat16"` (mixed precision:
+            bfloat16 math, float32 weights and outputs).
+    """
     if os.fspath(name_or_path).endswith(".keras"):
         if not os.path.isfile(name_or_path):
             raise FileNotFoundError(f"{name_or_path}: model file not found")
-        return keras.saving.load_model(name_or_path)
+        return with_precision(keras.saving.load_model(name_or_path), precision)
     preset = presets.get_preset(name_or_path)
     model_cls = keras.saving.get_registered_object(f"kipoi_genome>{preset.class_name}")
-    return model_cls.from_preset(preset.name)
+    with dtype_policy(precision):
+        return model_cls.from_preset(preset.name)
 
 
 def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, progress=True):

@@ -215,6 +215,7 @@ class Enformer(PresetMixin, keras.Model):
                 size,
                 activation="softplus",
                 kernel_initializer=sonnet_initializer(2 * channels),
+                dtype="float32",  # float32 outputs under mixed precision
                 name=f"head_{organism}",
             )(embeddings)
             for organism, size in heads.items()

@@ -1,0 +1,74 @@
+"""Inference speed paths: bfloat16 mixed precision and the FLOP counter."""
+
+import keras
+import numpy as np
+import pytest
+
+from kipoi_genome.cli.main import main
+from kipoi_genome.inference import load_model, with_precision
+from kipoi_genome.inference.flops import forward_flops
+from kipoi_genome.inference.precision import model_precision
+from kipoi_genome.models import Enformer
+
+
+def _one_hot(batch, length, seed=0):
+    return np.eye(4, dtype=np.float32)[np.random.default_rng(seed).integers(0, 4, (batch, length))]
+
+
+def test_bfloat16_enformer_matches_float32_with_float32_outputs():
+    reference = load_model("enformer_tiny")
+    fast = load_model("enformer_tiny", precision="bfloat16")
+    assert model_precision(reference) == "float32" and model_precision(fast) == "bfloat16"
+    assert all(w.dtype == "float32" for w in fast.weights)
+    fast.set_weights(reference.get_weights())
+    x = _one_hot(2, 4096)
+    expected, got = reference.predict_on_batch(x), fast.predict_on_batch(x)
+    for organism in ("human", "mouse"):
+        assert got[organism].dtype == np.float32
+        error = np.abs(got[organism] - expected[organism]).max() / np.abs(expected[organism]).max()
+        assert 0 < error < 2e-2  # bfloat16 has an 8-bit mantissa: close, not equal
+        assert np.corrcoef(got[organism].ravel(), expected[organism].ravel())[0, 1] > 0.999
+    clone = with_precision(reference, "bfloat16")
+    assert model_precision(clone) == "bfloat16"
+    for a, b in zip(clone.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert with_precision(reference, "float32") is reference
+    with pytest.raises(ValueError, match="precision='float16'"):
+        load_model("enformer_tiny", precision="float16")
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+
+
+def test_predict_cli_bfloat16_close_to_float32(tmp_path):
+    outputs = {}
+    for precision in ("float32", "bfloat16"):
+        path = tmp_path / f"{precision}.tsv"
+        assert main(["predict", "--no-progress", "--precision", precision, "--output", str(path)]) in (0, None)
+        outputs[precision] = np.genfromtxt(path, delimiter="\t", names=True)
+    name = outputs["float32"].dtype.names[-1]
+    assert len(outputs["float32"]) > 3
+    np.testing.assert_allclose(outputs["bfloat16"][name], outputs["float32"][name], atol=0.02)
+
+
+def test_forward_flops_exact_on_dense_and_conv():
+    inputs = keras.Input((100, 4))
+    x = keras.layers.Conv1D(8, 5, padding="same")(inputs)  # 100 * 8 * 5 * 4 multiply-adds
+    x = keras.layers.Dense(3)(x)  # 100 * 3 * 8
+    model = keras.Model(inputs, x)
+    flops = forward_flops(model, (2, 100, 4))
+    assert flops["Conv2D"] == 2 * 2 * 100 * 8 * 5 * 4
+    assert flops["total"] == 2 * 2 * (100 * 8 * 5 * 4 + 100 * 3 * 8)
+
+
+def test_full_enformer_forward_is_about_3_3_tflop():
+    model = Enformer.from_preset("enformer")
+    flops = forward_flops(model, (1, 196_608, 4))
+    # Convolutions, closed form: stem (15 x 4 -> 768), stem pointwise, six tower
+    # stages (width 5, then pointwise) at halving lengths, final pointwise.
+    filters, length, previous = [768, 896, 1024, 1152, 1280, 1536], 196_608 // 2, 768
+    macs = 196_608 * (15 * 4 * 768 + 768 * 768)
+    for width in filters:
+        macs += length * (5 * previous * width + width * width)
+        previous, length = width, length // 2
+    macs += 896 * 1536 * 3072
+    assert flops["Conv2D"] == 2 * macs
+    assert 3.25e12 < flops["total"] < 3.35e12
