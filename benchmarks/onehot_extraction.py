@@ -24,11 +24,9 @@ Usage (from the repository root):
 
 import argparse
 import gzip
-import os
 import pathlib
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,8 @@ import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from harness import git_commit, machine_description, update_markdown  # noqa: E402
 
 from kipoi_genome.data import FastaExtractor, one_hot_encode  # noqa: E402
 
@@ -84,32 +84,6 @@ def load_kipoiseq():
     except ImportError:
         return None
     return Interval, FastaStringExtractor, one_hot_dna, kipoiseq.__version__
-
-
-def machine_description():
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores visible, {platform.system()} {platform.machine()}"
-
-
-def git_commit():
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "kipoi_genome/data", "benchmarks"],
-            cwd=REPO, capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        return commit + ("+uncommitted" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def run(args):
@@ -279,23 +253,6 @@ def render(rows, encode_rows, kipoiseq, command):
     return "\n".join(lines)
 
 
-def update_markdown(path, section, title=SECTION):
-    """Replaces (or appends) the `title` section of a markdown file."""
-    from kipoi_genome.data.textfiles import atomic_output
-
-    path = pathlib.Path(path)
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start = text.find(title + "\n")
-    if start == -1:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        following = text.find("\n## ", start + len(title))
-        end = len(text) if following == -1 else following + 1
-        new = text[:start] + section + ("\n" + text[end:] if following != -1 else "")
-    with atomic_output(path, "w") as handle:
-        handle.write(new.rstrip("\n") + "\n")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fasta", default=str(DEFAULT_FASTA), help="bgzip FASTA (default: shared chr20)")
@@ -316,8 +273,9 @@ def main(argv=None):
     section = render(rows, encode_rows, kipoiseq, command.strip())
     print(section)
     if not args.no_write:
-        update_markdown(args.output, section)
+        update_markdown(args.output, section, SECTION)
         print(f"updated {args.output}", file=sys.stderr)
+    return rows, encode_rows, kipoiseq
 
 
 if __name__ == "__main__":

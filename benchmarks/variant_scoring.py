@@ -28,7 +28,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from onehot_extraction import git_commit, machine_description, update_markdown  # noqa: E402
+from harness import git_commit, machine_description, update_markdown  # noqa: E402
 
 from kipoi_genome.inference import load_model  # noqa: E402
 from kipoi_genome.interpret import ScoringSummary, score_variants  # noqa: E402
@@ -48,8 +48,8 @@ def head_vcf(source, count, directory):
     return str(path)
 
 
-def time_scoring(model_name, fasta, vcf, batch_size, reverse_complement=False):
-    model = as_variant_scorer(load_model(model_name))
+def time_scoring(model_name, fasta, vcf, batch_size, reverse_complement=False, precision="float32"):
+    model = as_variant_scorer(load_model(model_name, precision=precision))
     summary = ScoringSummary()
     stream = score_variants(
         model, fasta, vcf, batch_size=batch_size, reverse_complement=reverse_complement,
@@ -71,6 +71,7 @@ def main(argv=None):
     parser.add_argument("--enformer-variants", type=int, default=3)
     parser.add_argument("--tiny-variants", type=int, default=257)
     parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
+    parser.add_argument("--no-rc", action="store_true", help="skip the reverse-complement row")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
 
@@ -79,12 +80,17 @@ def main(argv=None):
         plan = [
             ("LOGO zero-shot LLR (`logo_5mer_chr20_mlm`)", "logo_5mer_chr20_mlm", args.logo_variants, 64, False),
             ("Enformer tiny preset (4,096 bp)", "enformer_tiny", args.tiny_variants, 16, False),
-            ("Enformer full size (196,608 bp)", "enformer", args.enformer_variants, 1, False),
+            ("Enformer full size (196,608 bp), float32", "enformer", args.enformer_variants, 1, False),
+            ("Enformer full size, bfloat16 (`--precision bfloat16`)", "enformer", args.enformer_variants, 1, False, "bfloat16"),
             ("Enformer full size, + reverse complement", "enformer", args.enformer_variants, 1, True),
         ]
-        for label, name, count, batch, rc in plan:
+        if args.no_rc:
+            plan = plan[:-1]
+        for label, name, count, batch, rc, *precision in plan:
+            if count < 2:  # the first variant is untimed (tracing)
+                continue
             vcf = head_vcf(args.vcf, count, tmp)
-            scored, seconds = time_scoring(name, args.fasta, vcf, batch, rc)
+            scored, seconds = time_scoring(name, args.fasta, vcf, batch, rc, *precision)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             rows.append((label, scored, batch, seconds, scored / seconds, rss))
             print(f"{label}: {scored} variants in {seconds:.1f} s", file=sys.stderr)
@@ -117,6 +123,7 @@ def main(argv=None):
     print(section)
     if not args.no_write:
         update_markdown(args.output, section, SECTION)
+    return rows
 
 
 if __name__ == "__main__":

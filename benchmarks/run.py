@@ -1,0 +1,358 @@
+"""Runs the benchmark suite, prints one summary table and writes docs/benchmarks.md.
+
+Sections (each timed configuration in a fresh process, ours and the peer a
+user would pick instead, in the same run):
+
+* `inference`: full-size Enformer (196,608 bp), batch 1 and 2, float32 and
+  bfloat16 (ours: `load_model(..., precision="bfloat16")`; enformer-pytorch:
+  `torch.autocast("cpu", torch.bfloat16)`), ours also XLA-compiled; seconds
+  per sequence, peak RSS, achieved FLOP/s against the measured matmul peak.
+* `training`: an Enformer training step, tiny and medium configurations,
+  ours vs enformer-pytorch with identical sizes (parameter counts printed).
+* `logo`: LOGO masked-LM training throughput, batch 64 x 200 tokens, ours vs
+  Hugging Face `AlbertForMaskedLM` with LOGO's configuration.
+* `onehot`: `benchmarks/onehot_extraction.py` (vs kipoiseq).
+* `variants`: `benchmarks/variant_scoring.py`.
+
+Peers are optional (`pip install -e ".[bench]"`, with `torch==2.13.0`
+installed first); missing ones are reported as such.
+
+Usage (from the repository root; about 25 minutes on 2 CPU cores):
+    python benchmarks/run.py                  # everything, writes docs/benchmarks.md
+    python benchmarks/run.py --only logo,training --no-write
+    python benchmarks/run.py --quick --no-write   # tiny sizes: checks the harness in a minute
+"""
+
+import argparse
+import importlib.metadata
+import importlib.util
+import pathlib
+import platform
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from harness import REPO, cpu_flags, git_commit, machine_description, run_worker, update_markdown  # noqa: E402
+
+SECTIONS = ("inference", "training", "logo", "onehot", "variants")
+GOALS = {"inference": 1.5, "logo": 1.5, "onehot": 10.0}
+ARGS = argparse.Namespace(no_peers=False)
+
+
+def versions():
+    found = {}
+    for package in ("tensorflow", "keras", "torch", "enformer-pytorch", "transformers", "kipoiseq"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            found[package] = None
+    return found
+
+
+def peer_ready(*modules):
+    if ARGS.no_peers:
+        return False
+    return all(importlib.util.find_spec(module) is not None for module in modules)
+
+
+def fmt(value, digits=3):
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def header(title, text, args):
+    return [
+        title,
+        "",
+        *text,
+        "",
+        f"- Command: `{args.command}`",
+        f"- Machine: {machine_description()}; CPU flags: {', '.join(cpu_flags()) or 'none detected'}; no GPU",
+        f"- Software: {args.software}",
+        f"- Commit: {git_commit()}",
+        "",
+    ]
+
+
+def _verdict(ratio, goal, extra=True):
+    if ratio is None:
+        return "not measured"
+    return "**met**" if ratio >= goal and extra else "**NOT met**"
+
+
+# ----------------------------------------------------------------------------
+# (a) Enformer inference
+# ----------------------------------------------------------------------------
+
+
+def bench_inference(args, summary):
+    size = "tiny" if args.quick else "full"
+    peak = {p: run_worker("matmul_peak", precision=p, size=1024 if args.quick else 4096) for p in ("float32", "bfloat16")}
+    flops = run_worker("ours_flops", size=size)
+    plan = [("ours", "float32", b, False) for b in (1, 2)] + [("ours", "bfloat16", b, False) for b in (1, 2)]
+    plan.append(("ours", "float32", 1, True))
+    if peer_ready("torch", "enformer_pytorch"):
+        plan += [("enformer-pytorch", p, b, False) for p in ("float32", "bfloat16") for b in (1, 2)]
+    results = {}
+    for framework, precision, batch, jit in plan:
+        if framework == "ours":
+            result = run_worker("ours_enformer_inference", precision=precision, batch=batch, jit=jit, size=size,
+                                compare=(precision == "bfloat16" and batch == 1))
+        else:
+            result = run_worker("peer_enformer_inference", precision=precision, batch=batch, size=size)
+        results[framework, precision, batch, jit] = result
+        print(f"inference {framework} {precision} B={batch} xla={jit}: {result}", file=sys.stderr)
+
+    total = flops.get("total")
+    lines = header(
+        "## Enformer inference",
+        [
+            f"{'Tiny preset (4,096 bp; `--quick`)' if args.quick else 'Full-size Enformer (251,221,292 parameters, 196,608 bp in, 896 x 5,313 + 1,643 out)'}, random weights",
+            "(speed does not depend on the values), one random one-hot input; wall time of one forward pass",
+            "after one untimed warm-up call (tracing, kernel selection), divided by the batch size. Peak RSS",
+            "of the whole process (model + activations + framework). Each row runs in its own process.",
+            "FLOPs are counted from the TensorFlow graph (`kipoi_genome.inference.flops.forward_flops`:",
+            f"matrix products and convolutions, 2 per multiply-add): **{fmt(total / 1e12 if total else None)} TFLOP per sequence**.",
+            f"Measured matmul peak ({peak['float32'].get('size', '?')}² `tf.matmul`, best of 5): float32 "
+            f"{fmt(peak['float32'].get('gflops'))} GFLOP/s, bfloat16 {fmt(peak['bfloat16'].get('gflops'))} GFLOP/s.",
+        ],
+        args,
+    )
+    lines += [
+        "| framework | precision | batch | s / sequence | peak RSS (GB) | achieved GFLOP/s | % of matmul peak (same precision) | parameters |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (framework, precision, batch, jit), result in results.items():
+        label = framework + (" (XLA)" if jit else "")
+        if "error" in result:
+            lines.append(f"| {label} | {precision} | {batch} | failed: {result['error']} | | | | |")
+            continue
+        seconds = result["seconds_per_sequence"]
+        achieved = total / seconds / 1e9 if total else None
+        top = peak[precision].get("gflops")
+        share = f"{100 * achieved / top:.0f} %" if achieved and top else "–"
+        lines.append(
+            f"| {label} | {precision} | {batch} | {seconds:.2f} | {result['peak_rss_gb']:.2f} | "
+            f"{fmt(achieved)} | {share} | {result['parameters']:,} |"
+        )
+    bf16 = results.get(("ours", "bfloat16", 1, False), {})
+    if "pearson_vs_float32" in bf16:
+        lines += ["", f"bfloat16 vs float32 outputs of ours (same weights, batch 1, human head): max |diff| / max "
+                      f"{bf16['max_relative_error_vs_float32']:.2g}, Pearson r {bf16['pearson_vs_float32']:.6f}."]
+
+    def pair(ours_key, peer_key, label):
+        ours, peer = results.get(ours_key, {}), results.get(peer_key, {})
+        if "seconds_per_sequence" not in ours or "seconds_per_sequence" not in peer:
+            summary.append([f"Enformer inference, {label}", "–", "–", "–", "≥ 1.5×, RSS ≤ peer", "not measured"])
+            return
+        ratio = peer["seconds_per_sequence"] / ours["seconds_per_sequence"]
+        rss_ok = ours["peak_rss_gb"] <= peer["peak_rss_gb"]
+        summary.append([
+            f"Enformer inference, {label} (s/seq; peak RSS GB)",
+            f"{ours['seconds_per_sequence']:.2f} s; {ours['peak_rss_gb']:.2f}",
+            f"{peer['seconds_per_sequence']:.2f} s; {peer['peak_rss_gb']:.2f}",
+            f"{ratio:.2f}×",
+            "≥ 1.5×, RSS ≤ peer",
+            _verdict(ratio, GOALS["inference"], rss_ok) + ("" if rss_ok else " (RSS higher)"),
+        ])
+
+    for batch in (1, 2):
+        pair(("ours", "float32", batch, False), ("enformer-pytorch", "float32", batch, False), f"float32 vs float32, batch {batch}")
+        pair(("ours", "bfloat16", batch, False), ("enformer-pytorch", "bfloat16", batch, False), f"bfloat16 vs bfloat16 autocast, batch {batch}")
+        pair(("ours", "bfloat16", batch, False), ("enformer-pytorch", "float32", batch, False), f"ours bfloat16 vs peer default float32, batch {batch}")
+    return "\n".join(lines) + "\n", results
+
+
+# ----------------------------------------------------------------------------
+# (b) Enformer training step
+# ----------------------------------------------------------------------------
+
+
+def bench_training(args, summary):
+    plan = [("tiny", 4, 5), ("medium", 2, 3)] if not args.quick else [("tiny", 2, 2)]
+    peer = peer_ready("torch", "enformer_pytorch")
+    rows = []
+    lines = header(
+        "## Enformer training step",
+        [
+            "One optimizer step (forward, Poisson loss on the human head, backward, Adam) on a fixed random",
+            "batch, best of N after 2 warm-up steps, float32. Same sizes in both frameworks (equal parameter",
+            "counts): *tiny* = 48 channels, 1 transformer layer, 2 heads, 4,096 bp -> 16 bins (8 + 4 tracks);",
+            "*medium* = 384 channels, 4 layers, 8 heads, 32,768 bp -> 128 bins (128 tracks). Peer: enformer-pytorch",
+            "`model(x, head='human', target=y)` (its Poisson loss) + `torch.optim.Adam`. No goal is set for this row.",
+        ],
+        args,
+    )
+    lines += ["| config | batch | ours s/step | ours peak RSS (GB) | enformer-pytorch s/step | peer peak RSS (GB) | speed-up | parameters (ours / peer) |",
+              "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for size, batch, steps in plan:
+        ours = run_worker("ours_enformer_train", size=size, batch=batch, steps=steps)
+        theirs = run_worker("peer_enformer_train", size=size, batch=batch, steps=steps) if peer else {"error": "not installed"}
+        print(f"training {size}: ours {ours} peer {theirs}", file=sys.stderr)
+        ratio = theirs["seconds_per_step"] / ours["seconds_per_step"] if "seconds_per_step" in theirs and "seconds_per_step" in ours else None
+        lines.append(
+            f"| {size} | {batch} | {fmt(ours.get('seconds_per_step'))} | {fmt(ours.get('peak_rss_gb'))} | "
+            f"{fmt(theirs.get('seconds_per_step')) if 'error' not in theirs else theirs['error']} | {fmt(theirs.get('peak_rss_gb'))} | "
+            f"{fmt(ratio)}{'×' if ratio else ''} | {ours.get('parameters', 0):,} / {theirs.get('parameters', 0):,} |"
+        )
+        summary.append([f"Enformer training step, {size} (s/step)", fmt(ours.get("seconds_per_step")),
+                        fmt(theirs.get("seconds_per_step")), f"{ratio:.2f}×" if ratio else "–", "(none)", "–"])
+        rows.append((size, ours, theirs))
+    return "\n".join(lines) + "\n", rows
+
+
+# ----------------------------------------------------------------------------
+# (c) LOGO masked-LM training
+# ----------------------------------------------------------------------------
+
+
+def bench_logo(args, summary):
+    batch, steps = (8, 2) if args.quick else (64, 8)
+    peer = peer_ready("torch", "transformers")
+    lines = header(
+        "## LOGO masked-LM training",
+        [
+            f"Training throughput in tokens/s at batch {batch} x 200 tokens (1 kb windows at k = 5), one optimizer",
+            "step = forward + loss + backward + AdamW on a fixed batch with 15 % of tokens selected, best of",
+            f"{steps} steps after 3 warm-up steps. Same model in both: LOGO k = 5 (vocabulary 3,138, E 128 -> H 256,",
+            "one shared block applied twice, 8 heads, FFN 1,024, 512 positions, dropout 0; 1,326,786 parameters",
+            "with the MLM head). Ours evaluates the vocabulary projection at the masked positions only",
+            "(`LogoMaskedLM`); HF `AlbertForMaskedLM` computes it at every position and ignores labels -100, which",
+            "is how its users train it.",
+        ],
+        args,
+    )
+    lines += ["| framework | precision | tokens/s | s/step | peak RSS (GB) | parameters |", "|---|---|---:|---:|---:|---:|"]
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        results["ours", precision] = run_worker("ours_logo_mlm", precision=precision, batch=batch, steps=steps)
+        results["hf-albert", precision] = (
+            run_worker("peer_logo_mlm", precision=precision, batch=batch, steps=steps) if peer else {"error": "not installed"}
+        )
+    for (framework, precision), result in results.items():
+        print(f"logo {framework} {precision}: {result}", file=sys.stderr)
+        label = "ours (`LogoMaskedLM`)" if framework == "ours" else "HF `AlbertForMaskedLM`" + (" (autocast)" if precision == "bfloat16" else "")
+        if "error" in result:
+            lines.append(f"| {label} | {precision} | {result['error']} | | | |")
+            continue
+        lines.append(f"| {label} | {precision} | {result['tokens_per_second']:,.0f} | {result['seconds_per_step']:.3f} | "
+                     f"{result['peak_rss_gb']:.2f} | {result['parameters']:,} |")
+    for ours_p, peer_p in (("float32", "float32"), ("bfloat16", "bfloat16"), ("bfloat16", "float32")):
+        ours, theirs = results["ours", ours_p], results["hf-albert", peer_p]
+        ratio = theirs and "tokens_per_second" in theirs and "tokens_per_second" in ours and ours["tokens_per_second"] / theirs["tokens_per_second"]
+        summary.append([
+            f"LOGO MLM training, ours {ours_p} vs HF ALBERT {peer_p} (tokens/s)",
+            fmt(ours.get("tokens_per_second")), fmt(theirs.get("tokens_per_second")),
+            f"{ratio:.2f}×" if ratio else "–", "≥ 1.5×", _verdict(ratio or None, GOALS["logo"]),
+        ])
+    return "\n".join(lines) + "\n", results
+
+
+# ----------------------------------------------------------------------------
+# (d) one-hot, (e) variant scoring: the standalone scripts
+# ----------------------------------------------------------------------------
+
+
+def bench_onehot(args, summary):
+    import onehot_extraction
+
+    argv = ["--small-count", "200", "--large-count", "6", "--repeats", "2", "--no-plain"] if args.quick else []
+    rows, _, kipoiseq = onehot_extraction.main(argv + ["--output", args.output] + (["--no-write"] if args.no_write else []))
+    measured = [r for r in rows if r["kipoiseq"]]
+    if not measured:
+        summary.append(["One-hot extraction (Mb/s)", "–", "kipoiseq not installed", "–", "≥ 10×", "not measured"])
+        return
+    for label, key in (("in-memory, best of per-window / batched", None), ("default (file read per window)", "ours")):
+        def value(row):
+            return max(row["cached"], row["batched"]) if key is None else row[key]
+        worst = min(measured, key=lambda r: value(r) / r["kipoiseq"])
+        ratio = value(worst) / worst["kipoiseq"]
+        summary.append([f"One-hot extraction, {label}; lowest row: {worst['file']} {worst['windows']} (Mb/s)",
+                        fmt(value(worst)), fmt(worst["kipoiseq"]), f"{ratio:.1f}×", "≥ 10×", _verdict(ratio, GOALS["onehot"])])
+
+
+def bench_variants(args, summary, inference):
+    import variant_scoring
+
+    argv = ["--logo-variants", "65", "--tiny-variants", "65", "--enformer-variants", "2", "--no-rc"]
+    if args.quick:
+        argv = ["--logo-variants", "9", "--tiny-variants", "9", "--enformer-variants", "0", "--no-rc"]
+    rows = variant_scoring.main(argv + ["--output", args.output] + (["--no-write"] if args.no_write else []))
+    peer = (inference or {}).get(("enformer-pytorch", "float32", 1, False), {})
+    for label, scored, _, _, rate, _ in rows:
+        if not scored:
+            continue
+        peer_rate = None
+        if label.startswith("Enformer full size") and "seconds_per_sequence" in peer:
+            peer_rate = 1.0 / (2 * peer["seconds_per_sequence"])
+        summary.append([
+            f"Variant scoring, {label} (variants/s)", fmt(rate),
+            f"{fmt(peer_rate)} (enformer-pytorch float32, 2 forward passes per variant, from the inference rows)" if peer_rate else "no packaged peer",
+            f"{rate / peer_rate:.2f}×" if peer_rate else "–", "(none)", "–",
+        ])
+
+
+# ----------------------------------------------------------------------------
+
+
+def render_summary(summary, args):
+    lines = header(
+        "## Summary",
+        [
+            "Ours vs the peer a user would pick instead, measured in the same run on the same machine (details in",
+            "the sections below). Ratios are speed-ups (> 1: ours faster). bfloat16 rows use each framework's",
+            "mixed-precision path (ours: `--precision bfloat16` / `load_model(..., precision=\"bfloat16\")`).",
+            "No GPU was lent to this project's runs, so there are no GPU rows.",
+        ],
+        args,
+    )
+    lines += ["| benchmark | ours | peer | ratio | goal | goal met? |", "|---|---:|---:|---:|---|---|"]
+    lines += ["| " + " | ".join(row) + " |" for row in summary]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (checks the harness)")
+    parser.add_argument("--output", default=str(REPO / "docs" / "benchmarks.md"))
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--no-peers", action="store_true", help="ours only, even where a peer is installed")
+    args = parser.parse_args(argv)
+    ARGS.no_peers = args.no_peers
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+    args.command = "python benchmarks/run.py" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    found = versions()
+    args.software = f"Python {platform.python_version()}, " + ", ".join(
+        f"{name} {version or '(not installed)'}" for name, version in found.items()
+    )
+
+    summary, sections, inference = [], [], None
+    if "inference" in chosen:
+        section, inference = bench_inference(args, summary)
+        sections.append(("## Enformer inference", section))
+    if "training" in chosen:
+        sections.append(("## Enformer training step", bench_training(args, summary)[0]))
+    if "logo" in chosen:
+        sections.append(("## LOGO masked-LM training", bench_logo(args, summary)[0]))
+    if "onehot" in chosen:
+        bench_onehot(args, summary)
+    if "variants" in chosen:
+        bench_variants(args, summary, inference)
+    summary_text = render_summary(summary, args)
+    print(summary_text)
+    for title, text in sections:
+        print(text)
+        if not args.no_write:
+            update_markdown(args.output, text, title)
+    if not args.no_write:
+        update_markdown(args.output, summary_text, "## Summary")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The benchmark harness runs end to end (tiny sizes) and renders its tables."""
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("peers", [False, True], ids=["ours-only", "with-peers-if-installed"])
+def test_run_py_quick_renders_summary_and_sections(tmp_path, peers):
+    if peers:
+        pytest.importorskip("enformer_pytorch")
+        pytest.importorskip("transformers")
+    output = tmp_path / "benchmarks.md"
+    output.write_text("# Benchmarks\n\n## Summary\n\nold\n\n## Other\n\nkept\n")
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick", "--only", "training,logo", "--output", str(output)]
+        + ([] if peers else ["--no-peers"]),
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = output.read_text()
+    assert "old" not in text and "## Other\n\nkept" in text  # sections replaced in place, others kept
+    for title in ("## Summary", "## Enformer training step", "## LOGO masked-LM training"):
+        assert text.count(title) == 1
+    summary = text[text.index("## Summary"): text.index("## Other")]
+    rows = [line for line in summary.splitlines() if line.startswith("| Enformer training") or line.startswith("| LOGO MLM")]
+    assert len(rows) == 4
+    for row in rows:
+        ours = row.split("|")[2].strip()
+        assert float(ours.replace(",", "")) > 0  # a measured number, whether or not a peer is installed
+    assert "88,636" in text  # the tiny Enformer's parameter count in the training table
+    assert "1,326,786" in text  # LOGO k = 5 masked LM
+    if not peers:
+        assert all(row.split("|")[4].strip() == "–" for row in rows)  # no ratio without a peer
