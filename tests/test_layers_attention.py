@@ -19,12 +19,14 @@ def numpy_attention_pool(x, w, pool):
     return (windows * weights).sum(axis=2)
 
 
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("scale", [1.0, 40.0])  # 40: saturated weights (near max pooling)
 @pytest.mark.parametrize("pool_size", [2, 3])
-def test_attention_pool_matches_numpy(pool_size):
+def test_attention_pool_matches_numpy(pool_size, scale, per_channel):
     x = RNG.normal(size=(2, 12, 5)).astype("float32")
-    layer = AttentionPool1D(pool_size=pool_size)
+    layer = AttentionPool1D(pool_size=pool_size, per_channel=per_channel)
     layer.build(x.shape)
-    w = RNG.normal(size=(5, 5)).astype("float32")
+    w = (scale * RNG.normal(size=(5, 5 if per_channel else 1))).astype("float32")
     layer.logit_dense.kernel.assign(w)
     out = np.asarray(layer(x))
     assert out.shape == (2, 12 // pool_size, 5)

@@ -74,6 +74,13 @@ class AttentionPool1D(keras.layers.Layer):
             )
         # [B, L, C] -> [B, L / p, p, C]
         windows = ops.reshape(inputs, (-1, length // self.pool_size, self.pool_size, channels))
+        if self.pool_size == 2:
+            # A softmax over two logits is the sigmoid of their difference, and
+            # the logits are linear and bias-free: l0 - l1 = (x0 - x1) @ W. Same
+            # result with half the matmul and fewer full-size temporaries.
+            first, second = windows[:, :, 0], windows[:, :, 1]
+            difference = first - second
+            return second + ops.sigmoid(self.logit_dense(difference)) * difference
         # Softmax over the p positions of each window, written out: a softmax
         # op over a short middle axis is several times slower on CPU (oneDNN).
         logits = self.logit_dense(windows)
