@@ -112,6 +112,8 @@ def bench_inference(args, summary):
             "(speed does not depend on the values), one random one-hot input; wall time of one forward pass",
             "after one untimed warm-up call (tracing, kernel selection), divided by the batch size. Peak RSS",
             "of the whole process (model + activations + framework). Each row runs in its own process.",
+            "bfloat16: ours = `load_model(..., precision=\"bfloat16\")` (bfloat16 weights and math, float32 output",
+            "heads); enformer-pytorch = `torch.autocast(\"cpu\", torch.bfloat16)` (float32 weights cast per op).",
             "FLOPs are counted from the TensorFlow graph (`kipoi_genome.inference.flops.forward_flops`:",
             f"matrix products and convolutions, 2 per multiply-add): the published model is **{fmt(total / 1e12 if total else None)} TFLOP",
             f"per sequence**; ours executes {fmt(executed / 1e12 if executed else None)} TFLOP because the attention pooling computes its",
@@ -223,7 +225,8 @@ def bench_logo(args, summary):
             "one shared block applied twice, 8 heads, FFN 1,024, 512 positions, dropout 0; 1,326,786 parameters",
             "with the MLM head). Ours evaluates the vocabulary projection at the masked positions only",
             "(`LogoMaskedLM`); HF `AlbertForMaskedLM` computes it at every position and ignores labels -100, which",
-            "is how its users train it.",
+            "is how its users train it. bfloat16 = mixed precision with float32 master weights in both (Keras",
+            "`mixed_bfloat16` policy; `torch.autocast(\"cpu\", torch.bfloat16)`).",
         ],
         args,
     )

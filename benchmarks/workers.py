@@ -154,7 +154,8 @@ def ours_logo_mlm(precision="float32", batch=64, length=200, steps=5, jit=False)
     from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM, mask_tokens
     from kipoi_genome.models.logo.logo_masked_lm import masked_lm_loss
 
-    with dtype_policy(precision):
+    # Training in bfloat16 keeps float32 master weights (Keras mixed precision).
+    with dtype_policy("mixed_bfloat16" if precision == "bfloat16" else precision):
         model = LogoMaskedLM(LogoBackbone(**LOGO))
     optimizer = keras.optimizers.AdamW(1e-4)
     ids = tf.constant(np.random.default_rng(0).integers(10, LOGO["vocabulary_size"], (batch, length)), tf.int32)

@@ -1,10 +1,14 @@
-"""Inference precision: float32 or bfloat16 mixed precision.
+"""Inference precision: float32 or bfloat16.
 
-Under `"bfloat16"` convolutions and matrix products run in bfloat16 (fast on
-CPUs with AVX-512 BF16 or AMX and on recent GPUs) while variables stay
-float32, so the same weights load in either precision. Models are rebuilt
-from their constructor config under Keras' `mixed_bfloat16` policy; the
-output heads keep float32.
+`"bfloat16"` builds the model under Keras' `bfloat16` policy: weights are
+stored and used in bfloat16 (half the memory, no per-call casts) and
+convolutions and matrix products run in bfloat16, which is fast on CPUs with
+AVX-512 BF16 or AMX and on recent GPUs. The Enformer output heads keep
+float32. The arithmetic equals mixed precision (which casts float32 weights
+to bfloat16 at every use) up to where the few float32 islands sit; for
+training use `"mixed_bfloat16"` (float32 master weights). Models are
+rebuilt from their constructor config under the policy, so the same weight
+files load in any precision.
 """
 
 import contextlib
@@ -12,7 +16,7 @@ import contextlib
 import keras
 import tensorflow as tf
 
-PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+PRECISIONS = {"float32": "float32", "bfloat16": "bfloat16", "mixed_bfloat16": "mixed_bfloat16"}
 
 
 def _policy_name(precision):
@@ -43,17 +47,20 @@ def model_precision(model):
 def with_precision(model, precision):
     """`model` rebuilt to compute in `precision`, sharing no state, same weights.
 
+    Weights are converted to the new variable dtype (rounded to bfloat16 for
+    `"bfloat16"`).
+
     Args:
         model: a zoo model whose `get_config` holds its constructor arguments
             (`Enformer`, the LOGO models).
-        precision: `"float32"` or `"bfloat16"`.
+        precision: `"float32"`, `"bfloat16"` or `"mixed_bfloat16"`.
 
     Returns:
-        `model` itself when it already computes in `precision`, else a new
-        model with copied weights (float32 variables in both cases).
+        `model` itself when it already has the policy of `precision`, else a
+        new model with copied weights.
     """
-    _policy_name(precision)
-    if model_precision(model) == precision:
+    policy = _policy_name(precision)
+    if model.dtype_policy.name == policy:
         return model
     with dtype_policy(precision):
         clone = type(model).from_config(model.get_config())
