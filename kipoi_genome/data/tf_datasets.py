@@ -110,6 +110,9 @@ def _check_augmentation(max_shift, pool_width):
 # Shared pipeline steps -------------------------------------------------------
 
 
+READ_CHUNK = 16  # windows read from the FASTA per Python call
+
+
 def _dataset_options(deterministic, sharded_manually):
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
@@ -260,19 +263,25 @@ def interval_dataset(
             )
         target_table = tf.constant(target_array)
 
-    def load(index):
-        i = int(index)
-        return fasta.extract_one_hot(
-            chroms[i], int(starts[i]), int(starts[i]) + sequence_length, strands[i], neutral_value
+    def load(indices):
+        rows = [int(i) for i in indices]
+        return fasta.extract_one_hot_batch(
+            [chroms[i] for i in rows], starts[rows], sequence_length, [strands[i] for i in rows], neutral_value
         )
 
-    def decode(index, seed_pair=None):
-        sequence = tf.numpy_function(load, [index], tf.float32, stateful=False)
-        sequence = tf.ensure_shape(sequence, (sequence_length, 4))
+    def read(element):
+        # One Python call per chunk of windows, not per window.
+        indices = element["index"]
+        sequences = tf.numpy_function(load, [indices], tf.float32, stateful=False)
+        element["sequence"] = tf.ensure_shape(sequences, (None, sequence_length, 4))
+        return element
+
+    def decode(element):
+        sequence, index = element["sequence"], element["index"]
         target = tf.gather(target_table, index) if target_table is not None else None
-        if seed_pair is not None:
+        if "seed" in element:
             shift, reverse = random_augmentation(
-                tf.cast(seed_pair, tf.int64), max_shift, reverse_complement
+                tf.cast(element["seed"], tf.int64), max_shift, reverse_complement
             )
             sequence, target = augment_example(
                 sequence, target, shift, reverse, pool_width, neutral_value
@@ -285,8 +294,11 @@ def interval_dataset(
     if shuffle:
         dataset = dataset.shuffle(len(intervals), seed=seed, reshuffle_each_iteration=True)
     if augment:
-        dataset = _with_seeds(dataset, seed)
-    dataset = dataset.map(decode, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
+        dataset = _with_seeds(dataset, seed).map(lambda index, seed_pair: {"index": index, "seed": seed_pair})
+    else:
+        dataset = dataset.map(lambda index: {"index": index})
+    dataset = dataset.batch(READ_CHUNK).map(read, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
+    dataset = dataset.unbatch().map(decode, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     return _finish(dataset, batch_size, drop_remainder, input_context, deterministic, prefetch)
 
 
