@@ -210,12 +210,14 @@ class Enformer(PresetMixin, keras.Model):
         x = keras.layers.Dropout(dropout_rate / 8, name="final_dropout")(x)
         embeddings = keras.layers.Activation(gelu_sigmoid, name="final_gelu")(x)
 
+        # Under 16-bit policies the heads (and so the outputs) stay float32.
+        head_dtype = "float32" if keras.config.dtype_policy().compute_dtype in ("bfloat16", "float16") else None
         outputs = {
             organism: keras.layers.Dense(
                 size,
                 activation="softplus",
                 kernel_initializer=sonnet_initializer(2 * channels),
-                dtype="float32",  # float32 outputs under mixed precision
+                dtype=head_dtype,
                 name=f"head_{organism}",
             )(embeddings)
             for organism, size in heads.items()
