@@ -14,7 +14,6 @@ files load in any precision.
 import contextlib
 
 import keras
-import tensorflow as tf
 
 PRECISIONS = {"float32": "float32", "bfloat16": "bfloat16", "mixed_bfloat16": "mixed_bfloat16"}
 
@@ -64,19 +63,6 @@ def with_precision(model, precision):
         return model
     with dtype_policy(precision):
         clone = type(model).from_config(model.get_config())
-    if hasattr(model, "input_shape") and getattr(clone, "built", False) is False:
-        clone.build(model.input_shape)
     clone.set_weights(model.get_weights())
     return clone
 
-
-def bfloat16_supported():
-    """Whether this machine has fast bfloat16 math (AVX-512 BF16 / AMX, or a GPU)."""
-    if tf.config.list_physical_devices("GPU"):
-        return True
-    try:
-        with open("/proc/cpuinfo") as handle:
-            flags = handle.read()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags

@@ -17,8 +17,8 @@ def load_model(name_or_path, precision="float32"):
 
     Args:
         name_or_path: preset name (see `kipoi-genome info`) or `.keras` file.
-        precision: `"float32"` (default) or `"bfloat16"` (mixed precision:
-            bfloat16 math, float32 weights and outputs).
+        precision: `"float32"` (default) or `"bfloat16"` (bfloat16 weights
+            and math, float32 Enformer heads; see `inference.precision`).
     """
     if os.fspath(name_or_path).endswith(".keras"):
         if not os.path.isfile(name_or_path):
