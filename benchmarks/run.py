@@ -36,7 +36,6 @@ from harness import REPO, cpu_flags, git_commit, machine_description, run_worker
 
 SECTIONS = ("inference", "training", "logo", "onehot", "variants")
 GOALS = {"inference": 1.5, "logo": 1.5, "onehot": 10.0}
-ARGS = argparse.Namespace(no_peers=False)
 
 
 def versions():
@@ -49,8 +48,8 @@ def versions():
     return found
 
 
-def peer_ready(*modules):
-    if ARGS.no_peers:
+def peer_ready(args, *modules):
+    if args.no_peers:
         return False
     return all(importlib.util.find_spec(module) is not None for module in modules)
 
@@ -92,7 +91,7 @@ def bench_inference(args, summary):
     flops = run_worker("ours_flops", size=size)
     plan = [("ours", "float32", b, False) for b in (1, 2)] + [("ours", "bfloat16", b, False) for b in (1, 2)]
     plan.append(("ours", "float32", 1, True))
-    if peer_ready("torch", "enformer_pytorch"):
+    if peer_ready(args, "torch", "enformer_pytorch"):
         plan += [("enformer-pytorch", p, b, False) for p in ("float32", "bfloat16") for b in (1, 2)]
     results = {}
     for framework, precision, batch, jit in plan:
@@ -177,7 +176,7 @@ def bench_inference(args, summary):
 
 def bench_training(args, summary):
     plan = [("tiny", 4, 5), ("medium", 2, 3)] if not args.quick else [("tiny", 2, 2)]
-    peer = peer_ready("torch", "enformer_pytorch")
+    peer = peer_ready(args, "torch", "enformer_pytorch")
     rows = []
     lines = header(
         "## Enformer training step",
@@ -215,7 +214,7 @@ def bench_training(args, summary):
 
 def bench_logo(args, summary):
     batch, steps = (8, 2) if args.quick else (64, 8)
-    peer = peer_ready("torch", "transformers")
+    peer = peer_ready(args, "torch", "transformers")
     lines = header(
         "## LOGO masked-LM training",
         [
@@ -327,7 +326,6 @@ def main(argv=None):
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--no-peers", action="store_true", help="ours only, even where a peer is installed")
     args = parser.parse_args(argv)
-    ARGS.no_peers = args.no_peers
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(chosen) - set(SECTIONS))
     if unknown:

@@ -48,7 +48,7 @@ def head_vcf(source, count, directory):
     return str(path)
 
 
-def time_scoring(model_name, fasta, vcf, batch_size, reverse_complement=False, precision="float32"):
+def time_scoring(model_name, fasta, vcf, batch_size, reverse_complement, precision):
     model = as_variant_scorer(load_model(model_name, precision=precision))
     summary = ScoringSummary()
     stream = score_variants(
@@ -78,19 +78,19 @@ def main(argv=None):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         plan = [
-            ("LOGO zero-shot LLR (`logo_5mer_chr20_mlm`)", "logo_5mer_chr20_mlm", args.logo_variants, 64, False),
-            ("Enformer tiny preset (4,096 bp)", "enformer_tiny", args.tiny_variants, 16, False),
-            ("Enformer full size (196,608 bp), float32", "enformer", args.enformer_variants, 1, False),
+            ("LOGO zero-shot LLR (`logo_5mer_chr20_mlm`)", "logo_5mer_chr20_mlm", args.logo_variants, 64, False, "float32"),
+            ("Enformer tiny preset (4,096 bp)", "enformer_tiny", args.tiny_variants, 16, False, "float32"),
+            ("Enformer full size (196,608 bp), float32", "enformer", args.enformer_variants, 1, False, "float32"),
             ("Enformer full size, bfloat16 (`--precision bfloat16`)", "enformer", args.enformer_variants, 1, False, "bfloat16"),
-            ("Enformer full size, + reverse complement", "enformer", args.enformer_variants, 1, True),
+            ("Enformer full size, + reverse complement", "enformer", args.enformer_variants, 1, True, "float32"),
         ]
         if args.no_rc:
             plan = plan[:-1]
-        for label, name, count, batch, rc, *precision in plan:
+        for label, name, count, batch, rc, precision in plan:
             if count < 2:  # the first variant is untimed (tracing)
                 continue
             vcf = head_vcf(args.vcf, count, tmp)
-            scored, seconds = time_scoring(name, args.fasta, vcf, batch, rc, *precision)
+            scored, seconds = time_scoring(name, args.fasta, vcf, batch, rc, precision)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             rows.append((label, scored, batch, seconds, scored / seconds, rss))
             print(f"{label}: {scored} variants in {seconds:.1f} s", file=sys.stderr)

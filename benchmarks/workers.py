@@ -30,8 +30,10 @@ ENFORMER_CONFIGS = {
                  sequence_length=4096, target_length=16, filter_divisible_by=8),
 }
 # LOGO k = 5 masked LM (LOGO.md): vocabulary 3,138, E 128 -> H 256, 2 passes of one shared block.
-LOGO = dict(vocabulary_size=3138, embedding_dim=128, hidden_dim=256, num_layers=2, num_heads=8,
-            intermediate_dim=1024, max_sequence_length=512)
+# Literal copies of the `enformer_tiny` preset and of `BACKBONE_1KB` (tests/test_benchmarks.py
+# checks they agree): importing kipoi_genome would load TensorFlow into the PyTorch peers' processes.
+LOGO = dict(vocabulary_size=3138, embedding_dim=128, hidden_dim=256, num_heads=8, intermediate_dim=1024,
+            num_passes=2, num_blocks=1, max_sequence_length=512)
 
 
 def peak_rss_gb():
@@ -244,7 +246,7 @@ def peer_logo_mlm(precision="float32", batch=64, length=200, steps=5):
     torch.manual_seed(0)
     config = AlbertConfig(
         vocab_size=LOGO["vocabulary_size"], embedding_size=LOGO["embedding_dim"], hidden_size=LOGO["hidden_dim"],
-        num_hidden_layers=LOGO["num_layers"], num_hidden_groups=1, num_attention_heads=LOGO["num_heads"],
+        num_hidden_layers=LOGO["num_passes"], num_hidden_groups=LOGO["num_blocks"], num_attention_heads=LOGO["num_heads"],
         intermediate_size=LOGO["intermediate_dim"], hidden_act="gelu", max_position_embeddings=LOGO["max_sequence_length"],
         type_vocab_size=2, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, layer_norm_eps=1e-12,
     )

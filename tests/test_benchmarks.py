@@ -36,3 +36,16 @@ def test_run_py_quick_renders_summary_and_sections(tmp_path, peers):
     assert "1,326,786" in text  # LOGO k = 5 masked LM
     if not peers:
         assert all(row.split("|")[4].strip() == "–" for row in rows)  # no ratio without a peer
+
+
+def test_worker_configs_equal_the_package_presets():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import workers
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    from kipoi_genome.models.presets import get_preset
+    from kipoi_genome.models.logo.logo_presets import BACKBONE_1KB
+
+    assert workers.ENFORMER_CONFIGS["tiny"] == get_preset("enformer_tiny").config
+    assert workers.LOGO == BACKBONE_1KB
