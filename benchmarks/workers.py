@@ -61,12 +61,12 @@ def _one_hot(batch, length, seed=0):
 # ----------------------------------------------------------------------------
 
 
-def _ours_enformer(size, precision):
+def _ours_enformer(size, precision, **overrides):
     from kipoi_genome.inference import dtype_policy
     from kipoi_genome.models import Enformer
 
     with dtype_policy(precision):
-        return Enformer(**ENFORMER_CONFIGS[size])
+        return Enformer(**ENFORMER_CONFIGS[size], **overrides)
 
 
 def matmul_peak(precision="float32", size=4096, repeats=5):
@@ -79,10 +79,11 @@ def matmul_peak(precision="float32", size=4096, repeats=5):
     return {"gflops": 2 * size**3 / best / 1e9, "size": size}
 
 
-def ours_enformer_inference(precision="float32", batch=1, jit=False, repeats=1, compare=False, size="full"):
+def ours_enformer_inference(precision="float32", batch=1, jit=False, repeats=1, compare=False, size="full",
+                            **overrides):
     import tensorflow as tf
 
-    model = _ours_enformer(size, precision)
+    model = _ours_enformer(size, precision, **overrides)
     x = _one_hot(batch, ENFORMER_CONFIGS[size]["sequence_length"])
     forward = tf.function(lambda x: model(x, training=False), jit_compile=jit)
     outputs = {}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from kipoi_genome.models import Enformer, list_presets
-from kipoi_genome.models.enformer.enformer import exponential_linspace_int
+from kipoi_genome.models.enformer.enformer import exponential_linspace_int, trunk_chunks, trunk_halo
 
 TINY = dict(
     channels=48,
@@ -116,8 +116,60 @@ def test_wrong_input_shape_raises(shape, message):
         ({"filter_divisible_by": 128}, "positive widths"),
         ({"heads": {"human": 0}}, "heads="),
         ({"conv_tower_filters": [8, 16, 48]}, "6 positive widths"),
+        ({"inference_chunk_length": 1000}, "multiple of 128.*inference_chunk_length=1000"),
+        ({"inference_chunk_length": 0}, "inference_chunk_length=0"),
     ],
 )
 def test_invalid_config_raises(override, message):
     with pytest.raises(ValueError, match=message):
         Enformer(**{**TINY, **override})
+
+
+def test_trunk_chunks_tile_the_sequence_with_aligned_halos():
+    # Stem k=15 (7 bp) + tower k=5 at 2, 4, ..., 64 bp per position (2 * 126 bp).
+    assert trunk_halo([768, 896, 1024, 1152, 1280, 1536]) == 259
+    chunks = trunk_chunks(196_608, 32_768, 259, 128)
+    assert len(chunks) == 6
+    assert chunks[0] == (0, 33_152, 0, 32_768)  # halo 259 -> 384 (3 bins)
+    assert chunks[1] == (32_384, 65_920, 32_768, 65_536)
+    assert chunks[-1] == (163_456, 196_608, 163_840, 196_608)
+    assert [c[2] for c in chunks[1:]] == [c[3] for c in chunks[:-1]]
+    assert all(start % 128 == 0 and stop % 128 == 0 for start, stop, _, _ in chunks)
+    assert trunk_chunks(2048, 1000, 0, 128) == [(0, 1000, 0, 1000), (1000, 2000, 1000, 2000), (2000, 2048, 2000, 2048)]
+    assert trunk_chunks(2048, 2048, 259, 128) is None
+    assert trunk_chunks(2048, None, 259, 128) is None
+
+
+def _perturbed_pair(**config):
+    """Two models with the same non-trivial weights (moving statistics included)."""
+    chunked = Enformer(**{**TINY, **config, "inference_chunk_length": 512})
+    whole = Enformer(**{**TINY, **config, "inference_chunk_length": None})
+    rng = np.random.default_rng(3)
+    weights = [w + rng.normal(0, 0.2, w.shape).astype(w.dtype) for w in chunked.get_weights()]
+    weights = [np.abs(w) if "variance" in v.path else w for w, v in zip(weights, chunked.weights)]
+    chunked.set_weights(weights)
+    whole.set_weights(weights)
+    return chunked, whole
+
+
+def test_chunked_inference_equals_whole_sequence_pass():
+    chunked, whole = _perturbed_pair()
+    assert len(chunked._chunks) == 4
+    x = one_hot(2, 2048, seed=4)
+    expected = whole.predict_on_batch(x)
+    for got in (chunked.predict_on_batch(x), chunked(x, training=False)):
+        for key in expected:
+            scale = np.abs(expected[key]).max()
+            np.testing.assert_allclose(np.asarray(got[key]), expected[key], rtol=0, atol=1e-5 * scale)
+    # A halo one bin short of the 259-bp receptive field changes the outputs.
+    chunked._chunks = [(s + 128 * (s > 0), e - 128 * (e < 2048), a, b) for s, e, a, b in chunked._chunks]
+    assert np.abs(chunked(x, training=False)["human"] - expected["human"]).max() > 1e-3 * np.abs(expected["human"]).max()
+
+
+def test_training_pass_is_never_chunked():
+    # Batch statistics are over the whole sequence, so training ignores chunking.
+    chunked, whole = _perturbed_pair(dropout_rate=0.0, attention_dropout_rate=0.0, positional_dropout_rate=0.0)
+    x = one_hot(2, 2048, seed=5)
+    got, expected = chunked(x, training=True), whole(x, training=True)
+    for key in expected:
+        np.testing.assert_allclose(np.asarray(got[key]), np.asarray(expected[key]), rtol=1e-6, atol=1e-6)

@@ -64,18 +64,22 @@ def test_forward_flops_exact_on_dense_and_conv():
     assert flops["total"] == 2 * 2 * (100 * 8 * 5 * 4 + 100 * 3 * 8)
 
 
+def _trunk_macs(length, filters=(768, 896, 1024, 1152, 1280, 1536)):
+    """Stem (15 x 4 -> 768, then pointwise) and tower (width 5, then pointwise) MACs."""
+    macs, previous = length * (15 * 4 * 768 + 768 * 768), 768
+    for i, width in enumerate(filters):
+        macs += length // 2 ** (i + 1) * (5 * previous * width + width * width)
+        previous = width
+    return macs
+
+
 def test_full_enformer_forward_flops():
-    model = Enformer.from_preset("enformer")
+    model = Enformer.from_preset("enformer", inference_chunk_length=None)
     flops = forward_flops(model, (1, 196_608, 4))
-    # Convolutions, closed form: stem (15 x 4 -> 768), stem pointwise, six tower
-    # stages (width 5, then pointwise) at halving lengths, final pointwise.
-    filters, length, previous = [768, 896, 1024, 1152, 1280, 1536], 196_608 // 2, 768
-    macs = 196_608 * (15 * 4 * 768 + 768 * 768)
-    for width in filters:
-        macs += length * (5 * previous * width + width * width)
-        previous, length = width, length // 2
-    macs += 896 * 1536 * 3072
-    assert flops["Conv2D"] == 2 * macs
+    # Convolutions, closed form: stem, six tower stages at halving lengths, final pointwise.
+    filters = [768, 896, 1024, 1152, 1280, 1536]
+    final = 896 * 1536 * 3072
+    assert flops["Conv2D"] == 2 * (_trunk_macs(196_608) + final)
     # Attention pooling computes its logits on x0 - x1 (half length): the published
     # formulation (logits on both window positions) costs one more C x C product
     # per pooled output position. Adding it back gives the usual ~3.3 TFLOP.
@@ -83,3 +87,12 @@ def test_full_enformer_forward_flops():
     saved = 2 * sum(length * width * width for length, width in pooled)
     assert 3.25e12 < flops["total"] + saved < 3.35e12
     assert 2.95e12 < flops["total"] < 3.05e12
+    # The default chunked inference runs the trunk over six 32,768-bp windows
+    # widened by 384-bp halos: exactly that much more convolution work.
+    del model
+    model = Enformer.from_preset("enformer")
+    chunked = forward_flops(model, (1, 196_608, 4))
+    windows = [stop - start for start, stop, _, _ in model._chunks]
+    assert windows == [33_152] + [33_536] * 4 + [33_152]
+    assert chunked["Conv2D"] == 2 * (sum(_trunk_macs(n) for n in windows) + final)
+    assert 1.01 < chunked["total"] / flops["total"] < 1.03

@@ -9,6 +9,7 @@ import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kipoi_genome.layers import (
     AttentionPool1D,
@@ -71,6 +72,14 @@ class Enformer(PresetMixin, keras.Model):
         positional_basis_length: int or None. Token count that parameterises
             the relative basis; None uses the actual token count. Set it to
             1536 to run the published weights at another input length.
+        inference_chunk_length: int or None. At inference (`training=False`)
+            the convolutional trunk (stem and tower) runs over windows of this
+            many bp, one after another, each widened by a halo that covers the
+            trunk's receptive field, so outputs equal the whole-sequence pass
+            while its `[B, L, C/2]` activations are held for one window only.
+            A multiple of `2 ** (num_conv_tower_blocks + 1)`; None (or a value
+            >= `sequence_length`) runs the whole sequence at once. Training
+            always runs the whole sequence (batch statistics).
         **kwargs: `keras.Model` arguments (`name`, `dtype`).
 
     Call arguments:
@@ -110,6 +119,7 @@ class Enformer(PresetMixin, keras.Model):
         attention_dropout_rate=0.05,
         positional_dropout_rate=0.01,
         positional_basis_length=None,
+        inference_chunk_length=32_768,
         **kwargs,
     ):
         heads = dict(HEADS if heads is None else heads)
@@ -125,6 +135,13 @@ class Enformer(PresetMixin, keras.Model):
             key_size,
             filter_divisible_by,
         )
+        downsampling = 2 ** (num_conv_tower_blocks + 1)
+        _positive_int("inference_chunk_length", inference_chunk_length, allow_none=True)
+        if inference_chunk_length is not None and inference_chunk_length % downsampling:
+            raise ValueError(
+                f"`inference_chunk_length` must be a multiple of {downsampling} (the trunk's "
+                f"downsampling). Received: inference_chunk_length={inference_chunk_length}"
+            )
         if conv_tower_filters is None:
             filters = exponential_linspace_int(
                 channels // 2, channels, num_conv_tower_blocks, filter_divisible_by
@@ -145,83 +162,97 @@ class Enformer(PresetMixin, keras.Model):
             return keras.layers.MaxPooling1D(pool_size=2, padding="same", name=name)
 
         # === Layers ===
-        inputs = keras.Input((sequence_length, 4), name="sequence")
-        x = keras.layers.Conv1D(
-            channels // 2,
-            15,
-            padding="same",
-            kernel_initializer=sonnet_initializer(15 * 4),
-            name="stem_conv",
-        )(inputs)
-        x = Residual(ConvBlock(channels // 2, 1, name="conv_block"), name="stem_pointwise")(x)
-        x = pool("stem_pool")(x)
-
+        trunk = [
+            keras.layers.Conv1D(
+                channels // 2,
+                15,
+                padding="same",
+                kernel_initializer=sonnet_initializer(15 * 4),
+                name="stem_conv",
+            ),
+            Residual(ConvBlock(channels // 2, 1, name="conv_block"), name="stem_pointwise"),
+            pool("stem_pool"),
+        ]
         for i, width in enumerate(filters):
-            x = ConvBlock(width, 5, name=f"conv_tower_{i}_conv")(x)
-            x = Residual(ConvBlock(width, 1, name="conv_block"), name=f"conv_tower_{i}_pointwise")(x)
-            x = pool(f"conv_tower_{i}_pool")(x)
+            trunk += [
+                ConvBlock(width, 5, name=f"conv_tower_{i}_conv"),
+                Residual(ConvBlock(width, 1, name="conv_block"), name=f"conv_tower_{i}_pointwise"),
+                pool(f"conv_tower_{i}_pool"),
+            ]
 
+        body = []
         for i in range(num_transformer_layers):
-            x = Residual(
-                keras.Sequential(
-                    [
-                        keras.layers.LayerNormalization(epsilon=1e-5, name="layer_norm"),
-                        RelativeMultiHeadAttention(
-                            num_heads=num_heads,
-                            key_size=key_size,
-                            value_size=channels // num_heads,
-                            num_relative_position_features=channels // num_heads,
-                            positional_basis_length=positional_basis_length,
-                            attention_dropout=attention_dropout_rate,
-                            positional_dropout=positional_dropout_rate,
-                            name="attention",
-                        ),
-                        keras.layers.Dropout(dropout_rate, name="dropout"),
-                    ],
-                    name="mha",
-                ),
-                name=f"transformer_{i}_mha",
-            )(x)
-            x = Residual(
-                keras.Sequential(
-                    [
-                        keras.layers.LayerNormalization(epsilon=1e-5, name="layer_norm"),
-                        keras.layers.Dense(
-                            2 * channels,
-                            kernel_initializer=sonnet_initializer(channels),
-                            name="dense_in",
-                        ),
-                        keras.layers.Dropout(dropout_rate, name="dropout_in"),
-                        keras.layers.ReLU(name="relu"),
-                        keras.layers.Dense(
-                            channels,
-                            kernel_initializer=sonnet_initializer(2 * channels),
-                            name="dense_out",
-                        ),
-                        keras.layers.Dropout(dropout_rate, name="dropout_out"),
-                    ],
-                    name="mlp",
-                ),
-                name=f"transformer_{i}_mlp",
-            )(x)
-
-        x = TargetLengthCrop1D(target_length, name="crop")(x)
-        x = ConvBlock(2 * channels, 1, name="final_pointwise")(x)
-        x = keras.layers.Dropout(dropout_rate / 8, name="final_dropout")(x)
-        embeddings = keras.layers.Activation(gelu_sigmoid, name="final_gelu")(x)
+            body.append(
+                Residual(
+                    keras.Sequential(
+                        [
+                            keras.layers.LayerNormalization(epsilon=1e-5, name="layer_norm"),
+                            RelativeMultiHeadAttention(
+                                num_heads=num_heads,
+                                key_size=key_size,
+                                value_size=channels // num_heads,
+                                num_relative_position_features=channels // num_heads,
+                                positional_basis_length=positional_basis_length,
+                                attention_dropout=attention_dropout_rate,
+                                positional_dropout=positional_dropout_rate,
+                                name="attention",
+                            ),
+                            keras.layers.Dropout(dropout_rate, name="dropout"),
+                        ],
+                        name="mha",
+                    ),
+                    name=f"transformer_{i}_mha",
+                )
+            )
+            body.append(
+                Residual(
+                    keras.Sequential(
+                        [
+                            keras.layers.LayerNormalization(epsilon=1e-5, name="layer_norm"),
+                            keras.layers.Dense(
+                                2 * channels,
+                                kernel_initializer=sonnet_initializer(channels),
+                                name="dense_in",
+                            ),
+                            keras.layers.Dropout(dropout_rate, name="dropout_in"),
+                            keras.layers.ReLU(name="relu"),
+                            keras.layers.Dense(
+                                channels,
+                                kernel_initializer=sonnet_initializer(2 * channels),
+                                name="dense_out",
+                            ),
+                            keras.layers.Dropout(dropout_rate, name="dropout_out"),
+                        ],
+                        name="mlp",
+                    ),
+                    name=f"transformer_{i}_mlp",
+                )
+            )
+        body += [
+            TargetLengthCrop1D(target_length, name="crop"),
+            ConvBlock(2 * channels, 1, name="final_pointwise"),
+            keras.layers.Dropout(dropout_rate / 8, name="final_dropout"),
+            keras.layers.Activation(gelu_sigmoid, name="final_gelu"),
+        ]
 
         # Under 16-bit policies the heads (and so the outputs) stay float32.
         head_dtype = "float32" if keras.config.dtype_policy().compute_dtype in ("bfloat16", "float16") else None
-        outputs = {
+        head_layers = {
             organism: keras.layers.Dense(
                 size,
                 activation="softplus",
                 kernel_initializer=sonnet_initializer(2 * channels),
                 dtype=head_dtype,
                 name=f"head_{organism}",
-            )(embeddings)
+            )
             for organism, size in heads.items()
         }
+
+        inputs = keras.Input((sequence_length, 4), name="sequence")
+        x = inputs
+        for layer in trunk + body:
+            x = layer(x)
+        outputs = {organism: head(x) for organism, head in head_layers.items()}
 
         # === Functional Model ===
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -242,6 +273,43 @@ class Enformer(PresetMixin, keras.Model):
         self.attention_dropout_rate = attention_dropout_rate
         self.positional_dropout_rate = positional_dropout_rate
         self.positional_basis_length = positional_basis_length
+        self.inference_chunk_length = inference_chunk_length
+        # Names, not layer objects: attributes holding layers would be tracked
+        # and change the saved weight layout.
+        self._trunk_names = [layer.name for layer in trunk]
+        self._body_names = [layer.name for layer in body]
+        self._chunks = trunk_chunks(
+            sequence_length, inference_chunk_length, trunk_halo(filters), downsampling
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if training or self._chunks is None:
+            return super().call(inputs, training=training, mask=mask)
+        (x,) = self._standardize_inputs(inputs)
+        x = self._chunked_trunk(x)
+        for name in self._body_names:
+            x = self.get_layer(name)(x, training=False)
+        return {organism: self.get_layer(f"head_{organism}")(x) for organism in self.heads}
+
+    def _chunked_trunk(self, inputs):
+        """The stem and tower over `self._chunks`, one window at a time.
+
+        Each window's input slice waits for the previous window's output, so
+        graph mode cannot run windows side by side and hold all of their
+        activations at once.
+        """
+        trunk = [self.get_layer(name) for name in self._trunk_names]
+        downsampling = 2 ** (self.num_conv_tower_blocks + 1)
+        pieces = []
+        for start, stop, keep_start, keep_stop in self._chunks:
+            with tf.control_dependencies(pieces[-1:]):
+                x = inputs[:, start:stop]
+            for layer in trunk:
+                x = layer(x, training=False)
+            pieces.append(
+                x[:, (keep_start - start) // downsampling : (keep_stop - start) // downsampling]
+            )
+        return keras.ops.concatenate(pieces, axis=1)
 
     @property
     def tower_filters(self):
@@ -287,11 +355,55 @@ class Enformer(PresetMixin, keras.Model):
             "attention_dropout_rate": self.attention_dropout_rate,
             "positional_dropout_rate": self.positional_dropout_rate,
             "positional_basis_length": self.positional_basis_length,
+            "inference_chunk_length": self.inference_chunk_length,
         }
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def trunk_halo(tower_filters, stem_width=15, tower_width=5):
+    """Receptive-field radius in bp of the stem and conv tower.
+
+    The stem convolution reaches `stem_width // 2` bp each side; tower block
+    `i` runs a width-`tower_width` convolution at `2 ** (i + 1)` bp per
+    position. Pooling (windows of 2, aligned) adds nothing beyond alignment.
+    """
+    return stem_width // 2 + sum(
+        (tower_width // 2) * 2 ** (i + 1) for i in range(len(tower_filters))
+    )
+
+
+def trunk_chunks(sequence_length, chunk_length, halo, downsampling):
+    """Windows for running the conv trunk chunk by chunk with exact results.
+
+    Args:
+        sequence_length: int, input bp (a multiple of `downsampling`).
+        chunk_length: int or None, bp kept per window (a multiple of
+            `downsampling`).
+        halo: int, receptive-field radius in bp; rounded up to
+            `downsampling` so windows stay aligned with the pooling grid.
+        downsampling: int, bp per trunk output position.
+
+    Returns:
+        None when one window covers the sequence; else a list of
+        `(start, stop, keep_start, keep_stop)` bp tuples: the input slice
+        `[start, stop)` (the kept part plus up to one halo each side, clipped
+        at the sequence ends, where the layers' own zero padding then matches
+        the whole-sequence pass) and the part `[keep_start, keep_stop)` whose
+        outputs are kept. Kept parts tile the sequence in order.
+    """
+    if chunk_length is None or chunk_length >= sequence_length:
+        return None
+    halo = -(-halo // downsampling) * downsampling
+    chunks = []
+    for keep_start in range(0, sequence_length, chunk_length):
+        keep_stop = min(keep_start + chunk_length, sequence_length)
+        chunks.append(
+            (max(0, keep_start - halo), min(sequence_length, keep_stop + halo), keep_start, keep_stop)
+        )
+    return chunks
 
 
 def check_input_shape(inputs, sequence_length):
