@@ -9,6 +9,7 @@ from kipoi_genome.layers import (
     FactorizedEmbedding,
     Residual,
     TargetLengthCrop1D,
+    gelu_erf,
     gelu_sigmoid,
 )
 from tests.layer_checks import assert_config_round_trip, assert_keras_round_trip
@@ -25,6 +26,26 @@ def test_gelu_sigmoid_formula():
     np.testing.assert_allclose(np.asarray(gelu_sigmoid(x.astype("float32"))), numpy_gelu(x), rtol=1e-6, atol=1e-7)
     # Not the erf GELU.
     assert abs(float(gelu_sigmoid(np.float32(1.0))) - float(keras.activations.gelu(np.float32(1.0)))) > 1e-3
+
+
+def test_gelu_erf_values_and_closed_form_gradient():
+    import math
+
+    import tensorflow as tf
+
+    x = np.linspace(-9, 9, 721)
+    cdf = 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+    density = np.exp(-0.5 * x**2) / math.sqrt(2 * math.pi)
+    inputs = tf.constant(x, tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = gelu_erf(inputs)
+    # atol: float32 cancellation in 0.5 + 0.5 erf(x) far left.
+    np.testing.assert_allclose(outputs.numpy(), x * cdf, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(outputs, inputs).numpy(), cdf + x * density, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(outputs.numpy(), keras.activations.gelu(inputs, approximate=False).numpy(), atol=1e-6)
+    dense = keras.layers.Dense(2, activation=gelu_erf)
+    assert keras.layers.Dense.from_config(dense.get_config()).activation is gelu_erf
 
 
 def numpy_conv_block(x, gamma, beta, mean, var, kernel, bias):

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from kipoi_genome.models.logo import LogoBackbone
+from kipoi_genome.models.logo.logo_layers import LogoTransformerBlock
 
 TINY = dict(
     vocabulary_size=138,
@@ -92,3 +93,45 @@ def test_config_round_trip_and_saving(tmp_path):
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=f"Received: .*{message}"):
         LogoBackbone(**{**TINY, **kwargs})
+
+
+def _numpy_layer_norm(x, gamma, beta, epsilon=1e-12):
+    mean = x.mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + epsilon) * gamma + beta
+
+
+def test_transformer_block_matches_numpy_float64():
+    import math
+
+    rng = np.random.default_rng(7)
+    block = LogoTransformerBlock(hidden_dim=16, num_heads=2, intermediate_dim=32)
+    block.build((None, None, 16))
+    block.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in block.get_weights()])
+    x = rng.normal(size=(3, 9, 16)).astype("float32")
+    padding = np.ones((3, 9), bool)
+    padding[1, 5:] = False
+    padding[2, 1:] = False
+    got = np.asarray(block(x, padding_mask=padding))
+
+    w = {v.path.split("/", 1)[1]: np.asarray(v, np.float64) for v in block.weights}
+    h = x.astype(np.float64)
+
+    def heads(name):  # [B, T, heads, size]
+        return np.einsum("bth,hnd->btnd", h, w[f"attention/{name}/kernel"]) + w[f"attention/{name}/bias"]
+
+    scores = np.einsum("btnd,bsnd->bnts", heads("query") / math.sqrt(8), heads("key"))
+    scores = np.where(padding[:, None, None, :], scores, -np.inf)
+    probabilities = np.exp(scores - scores.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    context = np.einsum("bnts,bsnd->btnd", probabilities, heads("value"))
+    attended = np.einsum("btnd,ndh->bth", context, w["attention/attention_output/kernel"])
+    attended += w["attention/attention_output/bias"]
+    h = _numpy_layer_norm(h + attended, w["attention_layer_norm/gamma"], w["attention_layer_norm/beta"])
+    inner = h @ w["feedforward_intermediate/kernel"] + w["feedforward_intermediate/bias"]
+    inner = inner * 0.5 * (1 + np.vectorize(math.erf)(inner / math.sqrt(2)))
+    y = inner @ w["feedforward_output/kernel"] + w["feedforward_output/bias"]
+    expected = _numpy_layer_norm(h + y, w["feedforward_layer_norm/gamma"], w["feedforward_layer_norm/beta"])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5)
+    # The same arithmetic as calling the Keras MultiHeadAttention on its weights.
+    keras_attention = np.asarray(block.attention(x, x, attention_mask=padding[:, None, :]))
+    np.testing.assert_allclose(np.asarray(block._self_attention(x, np.where(padding, 0.0, -1e9)[:, None, None, :].astype("float32"))), keras_attention, atol=1e-6)

@@ -1,6 +1,6 @@
 """Reusable Keras 3 layers for sequence-to-function models."""
 
-from kipoi_genome.layers.activations import gelu_sigmoid
+from kipoi_genome.layers.activations import gelu_erf, gelu_sigmoid
 from kipoi_genome.layers.attention_pool import AttentionPool1D
 from kipoi_genome.layers.conv_block import ConvBlock
 from kipoi_genome.layers.factorized_embedding import FactorizedEmbedding
