@@ -326,13 +326,15 @@ class LogoTransformerBlock(keras.layers.Layer):
         heads, size = self.num_heads, self.hidden_dim // self.num_heads
         flat = ops.reshape(inputs, (-1, self.hidden_dim))  # [B*T, H]
 
-        def project(dense):  # EinsumDense kernel [H, heads, size] -> [B, heads, T, size]
+        def project(dense, scale=1.0):  # EinsumDense kernel [H, heads, size] -> [B, heads, T, size]
             kernel = ops.reshape(ops.cast(dense.kernel, flat.dtype), (self.hidden_dim, heads * size))
             bias = ops.reshape(ops.cast(dense.bias, flat.dtype), (heads * size,))
+            if scale != 1.0:  # on the weights, not on the [B, heads, T, size] activations
+                kernel, bias = kernel * ops.cast(scale, flat.dtype), bias * ops.cast(scale, flat.dtype)
             projected = ops.reshape(ops.matmul(flat, kernel) + bias, (batch, length, heads, size))
             return ops.transpose(projected, (0, 2, 1, 3))
 
-        query = project(self.attention.query_dense) * ops.cast(1.0 / math.sqrt(size), flat.dtype)
+        query = project(self.attention.query_dense, scale=1.0 / math.sqrt(size))
         key = project(self.attention.key_dense)
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))  # [B, heads, T, T]
         if key_bias is not None:
