@@ -43,15 +43,30 @@ def test_bfloat16_enformer_matches_float32_with_float32_outputs():
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
 
 
+def test_xla_opt_in_matches_default():
+    default = load_model("enformer_tiny")
+    compiled = load_model("enformer_tiny", jit_compile=True)
+    assert compiled.jit_compile is True and not default.jit_compile
+    compiled.set_weights(default.get_weights())
+    x = _one_hot(2, 4096, seed=3)
+    expected, got = default.predict_on_batch(x), compiled.predict_on_batch(x)
+    for organism in expected:
+        np.testing.assert_allclose(got[organism], expected[organism], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="jit_compile='yes'"):
+        load_model("enformer_tiny", jit_compile="yes")
+
+
 def test_predict_cli_bfloat16_close_to_float32(tmp_path):
     outputs = {}
-    for precision in ("float32", "bfloat16"):
+    for precision, extra in (("float32", []), ("bfloat16", []), ("xla", ["--xla"])):
         path = tmp_path / f"{precision}.tsv"
-        assert main(["predict", "--no-progress", "--precision", precision, "--output", str(path)]) in (0, None)
+        flags = ["--precision", "float32" if precision == "xla" else precision, *extra]
+        assert main(["predict", "--no-progress", *flags, "--output", str(path)]) in (0, None)
         outputs[precision] = np.genfromtxt(path, delimiter="\t", names=True)
     name = outputs["float32"].dtype.names[-1]
     assert len(outputs["float32"]) > 3
     np.testing.assert_allclose(outputs["bfloat16"][name], outputs["float32"][name], atol=0.02)
+    np.testing.assert_allclose(outputs["xla"][name], outputs["float32"][name], atol=1e-5)
 
 
 def test_forward_flops_exact_on_dense_and_conv():

@@ -36,6 +36,11 @@ def add_parser(subparsers):
         default="float32",
         help="bfloat16: mixed precision, faster on CPUs with AVX-512 BF16/AMX and on GPUs (default float32)",
     )
+    parser.add_argument(
+        "--xla",
+        action="store_true",
+        help="XLA-compile the forward pass: on CPU ~7-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
+    )
     parser.add_argument("--use-strand", action="store_true", help="reverse-complement minus-strand regions")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
@@ -64,7 +69,7 @@ def run(args):
     fasta = FastaExtractor(args.fasta or _example("chr20_44080000_44220000.fa"))
     intervals = read_bed(args.bed or _example("example_regions.bed"))
     check_intervals(intervals, fasta)
-    model = load_model(args.model, precision=args.precision)
+    model = load_model(args.model, precision=args.precision, jit_compile=args.xla)
     stream = predict_regions(
         model, fasta, intervals, args.batch_size, args.use_strand, progress=not args.no_progress
     )

@@ -44,6 +44,11 @@ def add_parser(subparsers):
         help="bfloat16: mixed precision, faster on CPUs with AVX-512 BF16/AMX and on GPUs (default float32)",
     )
     parser.add_argument(
+        "--xla",
+        action="store_true",
+        help="XLA-compile the forward pass: on CPU ~7-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
+    )
+    parser.add_argument(
         "--on-ref-mismatch",
         choices=("skip", "error"),
         default="skip",
@@ -66,7 +71,7 @@ def run(args):
         raise ValueError(f"--max-shift must be >= 0. Received: {args.max_shift}")
     shifts = tuple(range(-args.max_shift, args.max_shift + 1))
     fasta = FastaExtractor(args.fasta)
-    model = as_variant_scorer(load_model(args.model, precision=args.precision))
+    model = as_variant_scorer(load_model(args.model, precision=args.precision, jit_compile=args.xla))
     summary = ScoringSummary()
     stream = score_variants(
         model,

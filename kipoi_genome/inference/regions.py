@@ -12,22 +12,33 @@ from kipoi_genome.inference.precision import dtype_policy, with_precision
 from kipoi_genome.models import presets
 
 
-def load_model(name_or_path, precision="float32"):
+def load_model(name_or_path, precision="float32", jit_compile=False):
     """A preset name or a `.keras` file -> a Keras model.
 
     Args:
         name_or_path: preset name (see `kipoi-genome info`) or `.keras` file.
         precision: `"float32"` (default) or `"bfloat16"` (bfloat16 weights
             and math, float32 Enformer heads; see `inference.precision`).
+        jit_compile: bool. Run `predict` / `predict_on_batch` XLA-compiled.
+            On CPU this made the full float32 Enformer 7-10 % faster but
+            raised its peak memory by 1.8 GB (XLA does not keep the chunked
+            trunk's one-window-at-a-time order) and was slower in bfloat16,
+            so it is off by default (docs/benchmarks.md).
     """
+    if not isinstance(jit_compile, bool):
+        raise ValueError(f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}")
     if os.fspath(name_or_path).endswith(".keras"):
         if not os.path.isfile(name_or_path):
             raise FileNotFoundError(f"{name_or_path}: model file not found")
-        return with_precision(keras.saving.load_model(name_or_path), precision)
-    preset = presets.get_preset(name_or_path)
-    model_cls = keras.saving.get_registered_object(f"kipoi_genome>{preset.class_name}")
-    with dtype_policy(precision):
-        return model_cls.from_preset(preset.name)
+        model = with_precision(keras.saving.load_model(name_or_path), precision)
+    else:
+        preset = presets.get_preset(name_or_path)
+        model_cls = keras.saving.get_registered_object(f"kipoi_genome>{preset.class_name}")
+        with dtype_policy(precision):
+            model = model_cls.from_preset(preset.name)
+    if jit_compile:
+        model.compile(jit_compile=True)
+    return model
 
 
 def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, progress=True):
