@@ -62,6 +62,12 @@ def test_enformer_tsv_and_vcf(tmp_path, example_vcf, capsys):
     assert [r.ID for r in records] == list(table["id"])
     assert len(records[0].INFO.get("KG_human")) == 8
 
+    xla_out = tmp_path / "scores_xla.tsv"
+    assert main([*args, "--output", str(xla_out), "--xla", "--no-progress"]) == 0
+    xla_table = pd.read_csv(xla_out, sep="\t")
+    assert list(xla_table.columns) == list(table.columns) and list(xla_table["id"]) == list(table["id"])
+    assert np.isfinite(xla_table.iloc[:, 5:].to_numpy()).all()
+
 
 def test_ref_mismatch_error_mode_leaves_no_file(tmp_path, example_vcf, capsys):
     out = tmp_path / "scores.tsv"
