@@ -23,8 +23,6 @@ def gelu_sigmoid(x):
     return x * ops.sigmoid(ops.cast(1.702, x.dtype) * x)
 
 
-
-
 @register
 def gelu_erf(x):
     """Exact GELU, `x * Phi(x)` with the normal CDF `Phi` (BERT, ALBERT, LOGO).

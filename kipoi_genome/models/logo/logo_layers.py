@@ -307,11 +307,13 @@ class LogoTransformerBlock(keras.layers.Layer):
     def _self_attention(self, inputs, key_bias=None, training=None):
         """`self.attention` (Keras `MultiHeadAttention`) computed on its own weights.
 
-        The arithmetic is Keras's (query scaled by `1 / sqrt(head size)`,
-        additive key mask, softmax, dropout on the probabilities), with the
-        projections as 2-D matrix products: `EinsumDense` runs them as batch
-        matrix products broadcast over the batch, whose kernel gradients then
-        sum B partial products (a quarter of the training step's op time).
+        The arithmetic is Keras's (query scaled by `1 / sqrt(head size)`, here
+        folded into the query weights; additive key mask; softmax; dropout on
+        the probabilities), with the projections as 2-D matrix products:
+        `EinsumDense` runs them as batch matrix products broadcast over the
+        batch, whose kernel gradients then sum B partial products (a quarter
+        of the training step's op time). `self.attention` itself still serves
+        `return_attention_scores` (`kipoi_genome.interpret.attention_maps`).
 
         Args:
             inputs: `[B, T, H]`.
