@@ -7,7 +7,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kipoi_genome.batching import batched
-from kipoi_genome.data import FastaExtractor, one_hot_encode
+from kipoi_genome.data import FastaExtractor
 from kipoi_genome.inference.precision import dtype_policy, with_precision
 from kipoi_genome.models import presets
 
@@ -66,15 +66,14 @@ def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, pro
     intervals = list(intervals)
     bar = tqdm(total=len(intervals), unit="region", disable=not progress, desc="predict")
     for batch in batched(intervals, batch_size):
-        seqs = []
-        for interval in batch:
-            region = interval if by_sequence else interval.resize(length)
-            strand = interval.strand if use_strand and interval.strand == "-" else "+"
-            seqs.append(fasta.extract(region.chrom, region.start, region.end, strand))
+        strands = ["-" if use_strand and interval.strand == "-" else "+" for interval in batch]
         if by_sequence:
+            seqs = [fasta.extract(i.chrom, i.start, i.end, s) for i, s in zip(batch, strands)]
             outputs = {"probability": np.asarray(model.predict_sequences(seqs))}
         else:
-            out = model.predict_on_batch(np.stack([one_hot_encode(s) for s in seqs]))
+            regions = [interval.resize(length) for interval in batch]
+            x = fasta.extract_one_hot_batch([r.chrom for r in regions], [r.start for r in regions], length, strands)
+            out = model.predict_on_batch(x)
             outputs = out if isinstance(out, dict) else {"output": out}
         for i, interval in enumerate(batch):
             yield interval, {k: np.asarray(v[i]) for k, v in outputs.items()}
