@@ -328,7 +328,11 @@ class Enformer(PresetMixin, keras.Model):
         return int(sum(np.prod(w.shape) for w in self.trainable_weights))
 
     def embedding_model(self):
-        """A model sharing weights that returns the `[B, bins, 2C]` embeddings."""
+        """A model sharing weights that returns the `[B, bins, 2C]` embeddings.
+
+        It is the plain functional graph, so it runs the trunk over the whole
+        sequence at once (no `inference_chunk_length` windows).
+        """
         return keras.Model(self.input, self.get_layer("final_gelu").output)
 
     def __call__(self, inputs, *args, **kwargs):
