@@ -39,7 +39,7 @@ def add_parser(subparsers):
     parser.add_argument(
         "--xla",
         action="store_true",
-        help="XLA-compile the forward pass: on CPU ~7-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
+        help="XLA-compile the forward pass: on CPU ~4-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
     )
     parser.add_argument("--use-strand", action="store_true", help="reverse-complement minus-strand regions")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

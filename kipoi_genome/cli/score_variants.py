@@ -46,7 +46,7 @@ def add_parser(subparsers):
     parser.add_argument(
         "--xla",
         action="store_true",
-        help="XLA-compile the forward pass: on CPU ~7-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
+        help="XLA-compile the forward pass: on CPU ~4-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
     )
     parser.add_argument(
         "--on-ref-mismatch",

@@ -20,7 +20,7 @@ def load_model(name_or_path, precision="float32", jit_compile=False):
         precision: `"float32"` (default) or `"bfloat16"` (bfloat16 weights
             and math, float32 Enformer heads; see `inference.precision`).
         jit_compile: bool. Run `predict` / `predict_on_batch` XLA-compiled.
-            On CPU this made the full float32 Enformer 7-10 % faster but
+            On CPU this made the full float32 Enformer 4-10 % faster but
             raised its peak memory by 1.8 GB (XLA does not keep the chunked
             trunk's one-window-at-a-time order) and was slower in bfloat16,
             so it is off by default (docs/benchmarks.md).
