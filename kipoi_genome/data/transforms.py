@@ -194,17 +194,19 @@ def one_hot_encode(
     if isinstance(sequence, (list, tuple)):
         if not sequence:
             raise ValueError("Received an empty list of sequences")
-        arrays = [
-            one_hot_encode(s, neutral_value, dtype, ambiguity, strict)
-            for s in sequence
-        ]
-        lengths = {a.shape[0] for a in arrays}
+        datas = [_as_bytes(s) for s in sequence]
+        if strict:
+            for data in datas:
+                _check_bytes(data)
+        lengths = {len(data) for data in datas}
         if len(lengths) != 1:
             raise ValueError(
                 "All sequences in a batch must have the same length. "
                 f"Received: lengths {sorted(lengths)}"
             )
-        return np.stack(arrays)
+        # One lookup pass over the concatenation instead of one per sequence.
+        encoded = _encode_codes(b"".join(datas), neutral_value, ambiguity, dtype)
+        return encoded.reshape(len(datas), lengths.pop(), 4)
     data = _as_bytes(sequence)
     if strict:
         _check_bytes(data)

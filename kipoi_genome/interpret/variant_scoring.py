@@ -138,8 +138,9 @@ def score_variants(
             scores = model.score_variant_windows(batch)
         else:
             predictions = [
-                predict_averaged(model, _one_hot_batch([getattr(w, allele) for w in batch], padded),
-                                 shifts, reverse_complement)
+                predict_averaged(
+                    model, one_hot_encode([getattr(w, allele) for w in batch]), shifts, reverse_complement
+                )
                 for allele in ("reference", "alternative")
             ]
             scores = {
@@ -151,9 +152,3 @@ def score_variants(
             yield window, {k: np.asarray(v[i], dtype=np.float32) for k, v in scores.items()}
     bar.close()
 
-
-def _one_hot_batch(sequences, length):
-    """One-hot `[B, length, 4]` of equal-length DNA strings in one vectorised pass."""
-    if any(len(sequence) != length for sequence in sequences):
-        raise ValueError(f"variant windows must all be {length} bp; got {sorted({len(q) for q in sequences})}")
-    return one_hot_encode("".join(sequences)).reshape(len(sequences), length, 4)
