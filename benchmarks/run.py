@@ -35,6 +35,14 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from harness import REPO, cpu_flags, git_commit, machine_description, run_worker, update_markdown  # noqa: E402
 
 SECTIONS = ("inference", "training", "logo", "onehot", "variants")
+# How each section's summary rows begin (to carry rows over in partial runs).
+ROW_PREFIXES = {
+    "inference": "Enformer inference",
+    "training": "Enformer training step",
+    "logo": "LOGO MLM training",
+    "onehot": "One-hot extraction",
+    "variants": "Variant scoring",
+}
 WHOLE = "ours, whole sequence at once"
 GOALS = {"inference": 1.5, "logo": 1.5, "onehot": 10.0}
 
@@ -230,9 +238,11 @@ def bench_logo(args, summary):
             "step = forward + loss + backward + AdamW on a fixed batch with 15 % of tokens selected, best of",
             f"{steps} steps after 3 warm-up steps. Same model in both: LOGO k = 5 (vocabulary 3,138, E 128 -> H 256,",
             "one shared block applied twice, 8 heads, FFN 1,024, 512 positions, dropout 0; 1,326,786 parameters",
-            "with the MLM head). Ours evaluates the vocabulary projection at the masked positions only",
-            "(`LogoMaskedLM`); HF `AlbertForMaskedLM` computes it at every position and ignores labels -100, which",
-            "is how its users train it. bfloat16 = mixed precision with float32 master weights in both (Keras",
+            "with the MLM head). Both compute the same loss and gradients. Ours (`LogoMaskedLM`) evaluates the",
+            "vocabulary projection, and the last pass's queries, attention output, LayerNorms and feed-forward,",
+            "at the masked positions only (keys and values at every position; equal to the full pass, tested);",
+            "HF `AlbertForMaskedLM` computes all of them at every position and ignores labels -100, which is how",
+            "its users train it. bfloat16 = mixed precision with float32 master weights in both (Keras",
             "`mixed_bfloat16` policy; `torch.autocast(\"cpu\", torch.bfloat16)`).",
         ],
         args,
@@ -310,19 +320,58 @@ def bench_variants(args, summary, inference):
 # ----------------------------------------------------------------------------
 
 
-def render_summary(summary, args):
-    lines = header(
-        "## Summary",
-        [
-            "Ours vs the peer a user would pick instead, measured in the same run on the same machine (details in",
-            "the sections below). Ratios are speed-ups (> 1: ours faster). bfloat16 rows use each framework's",
-            "mixed-precision path (ours: `--precision bfloat16` / `load_model(..., precision=\"bfloat16\")`).",
-            "No GPU was lent to this project's runs, so there are no GPU rows.",
-        ],
-        args,
-    )
+def previous_summary(path):
+    """`(commit, {section: [row cells]})` of the Summary table already in `path`."""
+    path = pathlib.Path(path)
+    text = path.read_text() if path.exists() else ""
+    start = text.find("## Summary\n")
+    if start == -1:
+        return None, {}
+    end = text.find("\n## ", start + 1)
+    block = text[start : end if end != -1 else len(text)].splitlines()
+    commit = next((line.split("`")[1] if "`" in line else line.split(": ", 1)[1]
+                   for line in block if line.startswith("- Commit: ")), None)
+    rows = {}
+    for line in block:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("| ") or cells[0] == "benchmark" or set(cells[0]) <= set("-:"):
+            continue
+        section = next((name for name, prefix in ROW_PREFIXES.items() if cells[0].startswith(prefix)), None)
+        if section is not None:
+            rows.setdefault(section, []).append(cells)
+    return commit, rows
+
+
+def render_summary(summary, args, chosen=SECTIONS):
+    """The Summary section; rows of sections not in `chosen` are carried over
+    from the Summary already in `args.output` (and say from which commit)."""
+    text = [
+        "Ours vs the peer a user would pick instead, measured in the same run on the same machine (details in",
+        "the sections below). Ratios are speed-ups (> 1: ours faster). bfloat16 rows use each framework's",
+        "mixed-precision path (ours: `--precision bfloat16` / `load_model(..., precision=\"bfloat16\")`).",
+        "No GPU was lent to this project's runs, so there are no GPU rows.",
+    ]
+    rows = list(summary)
+    skipped = [name for name in SECTIONS if name not in chosen]
+    if skipped:
+        commit, previous = previous_summary(args.output)
+        carried = [name for name in skipped if previous.get(name)]
+        if carried:
+            text += [
+                "",
+                f"Rows of {', '.join(f'`{name}`' for name in carried)} were not rerun by this command: they are "
+                "carried over from the previous summary, each marked with the commit it was measured at.",
+            ]
+            by_section = {name: [row for row in summary if row[0].startswith(ROW_PREFIXES[name])] for name in SECTIONS}
+            for name in carried:
+                by_section[name] = [
+                    row if "(from commit " in row[0] else [f"{row[0]} (from commit {commit})", *row[1:]]
+                    for row in previous[name]
+                ]
+            rows = [row for name in SECTIONS for row in by_section[name]]
+    lines = header("## Summary", text, args)
     lines += ["| benchmark | ours | peer | ratio | goal | goal met? |", "|---|---:|---:|---:|---|---|"]
-    lines += ["| " + " | ".join(row) + " |" for row in summary]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -356,7 +405,7 @@ def main(argv=None):
         bench_onehot(args, summary)
     if "variants" in chosen:
         bench_variants(args, summary, inference)
-    summary_text = render_summary(summary, args)
+    summary_text = render_summary(summary, args, chosen)
     print(summary_text)
     for title, text in sections:
         print(text)

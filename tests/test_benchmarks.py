@@ -15,7 +15,13 @@ def test_run_py_quick_renders_summary_and_sections(tmp_path, peers):
         pytest.importorskip("enformer_pytorch")
         pytest.importorskip("transformers")
     output = tmp_path / "benchmarks.md"
-    output.write_text("# Benchmarks\n\n## Summary\n\nold\n\n## Other\n\nkept\n")
+    output.write_text(
+        "# Benchmarks\n\n## Summary\n\nold\n\n- Commit: abc1234\n\n"
+        "| benchmark | ours | peer | ratio | goal | goal met? |\n|---|---:|---:|---:|---|---|\n"
+        "| One-hot extraction, in-memory (Mb/s) | 453 | 37.8 | 12.0× | ≥ 10× | **met** |\n"
+        "| LOGO MLM training, stale row | 1 | 1 | 1.0× | ≥ 1.5× | **NOT met** |\n"
+        "\n## Other\n\nkept\n"
+    )
     done = subprocess.run(
         [sys.executable, "benchmarks/run.py", "--quick", "--only", "training,logo", "--output", str(output)]
         + ([] if peers else ["--no-peers"]),
@@ -24,6 +30,9 @@ def test_run_py_quick_renders_summary_and_sections(tmp_path, peers):
     assert done.returncode == 0, done.stderr[-2000:]
     text = output.read_text()
     assert "old" not in text and "## Other\n\nkept" in text  # sections replaced in place, others kept
+    # Summary rows of the sections not rerun are carried over, marked with their commit.
+    assert "| One-hot extraction, in-memory (Mb/s) (from commit abc1234) | 453 | 37.8 | 12.0× |" in text
+    assert "stale row" not in text and "carried over from the previous summary" in text
     for title in ("## Summary", "## Enformer training step", "## LOGO masked-LM training"):
         assert text.count(title) == 1
     summary = text[text.index("## Summary"): text.index("## Other")]

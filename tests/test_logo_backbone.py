@@ -134,4 +134,14 @@ def test_transformer_block_matches_numpy_float64():
     np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5)
     # The same arithmetic as calling the Keras MultiHeadAttention on its weights.
     keras_attention = np.asarray(block.attention(x, x, attention_mask=padding[:, None, :]))
-    np.testing.assert_allclose(np.asarray(block._self_attention(x, np.where(padding, 0.0, -1e9)[:, None, None, :].astype("float32"))), keras_attention, atol=1e-6)
+    key_bias = np.where(padding, 0.0, -1e9)[:, None, None, :].astype("float32")
+    np.testing.assert_allclose(np.asarray(block._self_attention(x, x, key_bias)), keras_attention, atol=1e-6)
+    # Outputs at selected positions only (a masked LM's last pass): the same
+    # rows of the float64 reference, repeated and padded positions included.
+    positions = np.array([[8, 0, 3], [4, 4, 7], [0, 2, 1]])
+    subset = np.asarray(block(x, padding_mask=padding, query_positions=positions))
+    assert subset.shape == (3, 3, 16)
+    np.testing.assert_allclose(subset, np.take_along_axis(expected, positions[..., None], 1), rtol=0, atol=2e-5)
+    conv = LogoTransformerBlock(hidden_dim=16, num_heads=2, intermediate_dim=32, conv_feedforward=True)
+    with pytest.raises(ValueError, match="conv_feedforward"):
+        conv(x, query_positions=positions)

@@ -119,3 +119,36 @@ def test_config_round_trip():
     restored = LogoMaskedLM.from_config(model.get_config())
     assert restored.count_params() == model.count_params()
     assert restored.backbone.get_config() == model.backbone.get_config()
+
+
+def _full_pass_logits(model, features):
+    """Reference: every position through every pass, then the head gathers."""
+    token_ids = features["token_ids"]
+    hidden = model.backbone({"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids)})
+    return model.masked_lm_head(hidden, features["mask_positions"])
+
+
+def test_last_pass_on_masked_positions_only_equals_the_full_pass():
+    rng = np.random.default_rng(5)
+    token_ids = rng.integers(35, 135, size=(3, 40)).astype("int32")
+    token_ids[1, 31:] = 0  # padding
+    features, labels, weights = mask_tokens(token_ids, [1, 2], random_token_range=KMERS)
+    for options in ({}, {"conv_embedding": True}, {"num_blocks": 2}, {"conv_feedforward": True}):
+        keras.utils.set_random_seed(1)
+        model = LogoMaskedLM(LogoBackbone(**TINY, num_passes=2, **options))
+        # Non-trivial weights, so that every position matters in the first pass.
+        model.set_weights([rng.normal(0, 0.2, w.shape).astype("float32") for w in model.get_weights()])
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(model(features)),
+            keras.ops.convert_to_numpy(_full_pass_logits(model, features)),
+            rtol=0, atol=2e-5, err_msg=str(options),
+        )
+        # Gradients agree too (training step).
+        grads = []
+        for forward in (lambda: model(features, training=True), lambda: _full_pass_logits(model, features)):
+            with tf.GradientTape() as tape:
+                loss = masked_lm_loss(labels, forward(), weights)
+            grads.append([g.numpy() if not isinstance(g, tf.IndexedSlices) else tf.convert_to_tensor(g).numpy()
+                          for g in tape.gradient(loss, model.trainable_variables)])
+        for fast, full in zip(*grads):
+            np.testing.assert_allclose(fast, full, rtol=1e-4, atol=1e-6, err_msg=str(options))

@@ -164,7 +164,7 @@ class LogoBackbone(PresetMixin, keras.Model):
         """k-mer length implied by `vocabulary_size` (None if not LOGO's)."""
         return k_for_vocabulary_size(self.vocabulary_size)
 
-    def encode(self, token_ids, segment_ids, added_token_ids=None, training=None):
+    def encode(self, token_ids, segment_ids, added_token_ids=None, training=None, output_positions=None):
         """Runs the layers on (symbolic or eager) tensors.
 
         Tasks that need an extra embedding input (the variant prioritizer's
@@ -176,19 +176,29 @@ class LogoBackbone(PresetMixin, keras.Model):
             added_token_ids: optional int `[B, T]`, embeddings added where
                 non-zero.
             training: bool.
+            output_positions: optional int `[B, P]`. Return the hidden states
+                at these positions only; the last pass then computes just
+                those (its keys and values still cover every position), which
+                equals gathering them from the full output.
 
         Returns:
-            Hidden states `[B, T, H]`.
+            Hidden states `[B, T, H]`, or `[B, P, H]` with `output_positions`.
         """
         padding_mask = ops.not_equal(token_ids, 0)  # [B, T]
         x = self.embeddings(
             token_ids, segment_ids, added_token_ids=added_token_ids, training=training
         )
         repeats = self.num_passes // len(self.transformer_blocks)
-        for block in self.transformer_blocks:
-            for _ in range(repeats):
-                x = block(x, padding_mask=padding_mask, training=training)
-        return x
+        passes = [block for block in self.transformer_blocks for _ in range(repeats)]
+        last = passes.pop()
+        for block in passes:
+            x = block(x, padding_mask=padding_mask, training=training)
+        if output_positions is None or last.conv_feedforward:
+            x = last(x, padding_mask=padding_mask, training=training)
+            if output_positions is None:
+                return x
+            return ops.take_along_axis(x, ops.cast(output_positions, "int32")[..., None], axis=1)
+        return last(x, padding_mask=padding_mask, training=training, query_positions=output_positions)
 
     def get_config(self):
         # Like keras-hub backbones: the constructor arguments, not the

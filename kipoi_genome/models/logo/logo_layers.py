@@ -199,9 +199,15 @@ class LogoTransformerBlock(keras.layers.Layer):
         inputs: tensor `[B, T, H]`.
         padding_mask: optional bool tensor `[B, T]`, True for real tokens.
         training: bool, for dropout.
+        query_positions: optional int tensor `[B, P]`. Compute the outputs at
+            these positions only (every position still serves as a key and
+            value): the same numbers as gathering them from the full output,
+            at a fraction of the cost when P << T (a masked LM's last pass).
+            Not available with `conv_feedforward`, whose FFN mixes
+            neighbouring positions.
 
     Returns:
-        Tensor `[B, T, H]`.
+        Tensor `[B, T, H]`, or `[B, P, H]` with `query_positions`.
     """
 
     def __init__(
@@ -289,22 +295,31 @@ class LogoTransformerBlock(keras.layers.Layer):
         self.feedforward_layer_norm.build(shape)
         self.built = True
 
-    def call(self, inputs, padding_mask=None, training=None):
+    def call(self, inputs, padding_mask=None, training=None, query_positions=None):
         key_bias = None
         if padding_mask is not None:
             large_negative = -3e4 if self.compute_dtype == "float16" else -1e9
             key_bias = ops.where(ops.cast(padding_mask, "bool"), 0.0, large_negative)
             key_bias = ops.cast(key_bias, self.compute_dtype)[:, None, None, :]  # [B, 1, 1, S]
-        attended = self._self_attention(inputs, key_bias, training=training)
+        queries = inputs
+        if query_positions is not None:
+            if self.conv_feedforward:
+                raise ValueError(
+                    "`query_positions` needs a position-wise feed-forward; this block has "
+                    "conv_feedforward=True. Received: query_positions"
+                )
+            positions = ops.cast(query_positions, "int32")[..., None]  # [B, P, 1]
+            queries = ops.take_along_axis(inputs, positions, axis=1)  # [B, P, H]
+        attended = self._self_attention(queries, inputs, key_bias, training=training)
         x = self.attention_layer_norm(
-            inputs + self.attention_dropout(attended, training=training)
+            queries + self.attention_dropout(attended, training=training)
         )
         y = x
         for layer in self.feedforward:
             y = layer(y)
         return self.feedforward_layer_norm(x + self.feedforward_dropout(y, training=training))
 
-    def _self_attention(self, inputs, key_bias=None, training=None):
+    def _self_attention(self, queries, inputs, key_bias=None, training=None):
         """`self.attention` (Keras `MultiHeadAttention`) computed on its own weights.
 
         The arithmetic is Keras's (query scaled by `1 / sqrt(head size)`, here
@@ -316,38 +331,41 @@ class LogoTransformerBlock(keras.layers.Layer):
         `return_attention_scores` (`kipoi_genome.interpret.attention_maps`).
 
         Args:
-            inputs: `[B, T, H]`.
+            queries: `[B, Q, H]`, the positions to compute (`inputs` itself,
+                Q = T, or a gathered subset of it).
+            inputs: `[B, T, H]`, keys and values.
             key_bias: optional `[B, 1, 1, T]`, 0 for real keys and a large
                 negative number for padding.
             training: bool, for dropout.
 
         Returns:
-            `[B, T, H]`.
+            `[B, Q, H]`.
         """
-        batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        batch = ops.shape(inputs)[0]
         heads, size = self.num_heads, self.hidden_dim // self.num_heads
-        flat = ops.reshape(inputs, (-1, self.hidden_dim))  # [B*T, H]
 
-        def project(dense, scale=1.0):  # EinsumDense kernel [H, heads, size] -> [B, heads, T, size]
-            kernel = ops.reshape(ops.cast(dense.kernel, flat.dtype), (self.hidden_dim, heads * size))
-            bias = ops.reshape(ops.cast(dense.bias, flat.dtype), (heads * size,))
-            if scale != 1.0:  # on the weights, not on the [B, heads, T, size] activations
-                kernel, bias = kernel * ops.cast(scale, flat.dtype), bias * ops.cast(scale, flat.dtype)
+        def project(x, dense, scale=1.0):  # EinsumDense kernel [H, heads, size] -> [B, heads, L, size]
+            length = ops.shape(x)[1]
+            kernel = ops.reshape(ops.cast(dense.kernel, x.dtype), (self.hidden_dim, heads * size))
+            bias = ops.reshape(ops.cast(dense.bias, x.dtype), (heads * size,))
+            if scale != 1.0:  # on the weights, not on the [B, heads, L, size] activations
+                kernel, bias = kernel * ops.cast(scale, x.dtype), bias * ops.cast(scale, x.dtype)
+            flat = ops.reshape(x, (-1, self.hidden_dim))  # [B*L, H]
             projected = ops.reshape(ops.matmul(flat, kernel) + bias, (batch, length, heads, size))
             return ops.transpose(projected, (0, 2, 1, 3))
 
-        query = project(self.attention.query_dense, scale=1.0 / math.sqrt(size))
-        key = project(self.attention.key_dense)
-        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))  # [B, heads, T, T]
+        query = project(queries, self.attention.query_dense, scale=1.0 / math.sqrt(size))
+        key = project(inputs, self.attention.key_dense)
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))  # [B, heads, Q, T]
         if key_bias is not None:
             scores = scores + key_bias
         probabilities = self.attention_probs_dropout(ops.softmax(scores, axis=-1), training=training)
-        context = ops.matmul(probabilities, project(self.attention.value_dense))  # [B, heads, T, size]
+        context = ops.matmul(probabilities, project(inputs, self.attention.value_dense))  # [B, heads, Q, size]
         context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (-1, heads * size))
         output = self.attention.output_dense
-        kernel = ops.reshape(ops.cast(output.kernel, flat.dtype), (heads * size, self.hidden_dim))
-        attended = ops.matmul(context, kernel) + ops.cast(output.bias, flat.dtype)
-        return ops.reshape(attended, (batch, length, self.hidden_dim))
+        kernel = ops.reshape(ops.cast(output.kernel, queries.dtype), (heads * size, self.hidden_dim))
+        attended = ops.matmul(context, kernel) + ops.cast(output.bias, queries.dtype)
+        return ops.reshape(attended, (batch, ops.shape(queries)[1], self.hidden_dim))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -380,8 +398,9 @@ class LogoMaskedLMHead(keras.layers.Layer):
         **kwargs: base layer arguments.
 
     Call arguments:
-        inputs: tensor `[B, T, H]`.
-        mask_positions: int tensor `[B, P]` of positions in `[0, T)`.
+        inputs: tensor `[B, T, H]`, or `[B, P, H]` already taken at the
+            masked positions when `mask_positions` is None.
+        mask_positions: optional int tensor `[B, P]` of positions in `[0, T)`.
 
     Returns:
         Logits `[B, P, V]`.
@@ -418,14 +437,17 @@ class LogoMaskedLMHead(keras.layers.Layer):
         )
         self.built = True
 
-    def call(self, inputs, mask_positions):
-        positions = ops.cast(mask_positions, "int32")[..., None]  # [B, P, 1]
-        x = ops.take_along_axis(inputs, positions, axis=1)  # [B, P, H]
+    def call(self, inputs, mask_positions=None):
+        x = inputs
+        if mask_positions is not None:
+            positions = ops.cast(mask_positions, "int32")[..., None]  # [B, P, 1]
+            x = ops.take_along_axis(inputs, positions, axis=1)  # [B, P, H]
         x = self.layer_norm(self.dense(x))  # [B, P, E]
         return self.token_embedding.logits(x) + ops.cast(self.output_bias, x.dtype)
 
-    def compute_output_shape(self, inputs_shape, mask_positions_shape):
-        return (*mask_positions_shape, self.token_embedding.vocabulary_size)
+    def compute_output_shape(self, inputs_shape, mask_positions_shape=None):
+        leading = inputs_shape[:-1] if mask_positions_shape is None else mask_positions_shape
+        return (*leading, self.token_embedding.vocabulary_size)
 
     def get_config(self):
         # The tied embedding is not serialisable on its own: the masked-LM task
