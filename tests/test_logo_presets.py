@@ -46,12 +46,21 @@ def test_official_size_presets(cls, name, params):
     assert cls.from_preset(name).count_params() == params
 
 
+def test_chr20_presets_use_the_convolution_option():
+    # LOGO.md §2.3: Conv1D kernels 2, 3 and 5 with E filters on the token
+    # embeddings add (2 + 3 + 5) * 128 * 128 + 3 * 128 = 164,224 parameters.
+    backbone = LogoBackbone.from_preset("logo_5mer_chr20")
+    assert backbone.conv_embedding and not backbone.conv_feedforward
+    assert backbone.count_params() == 1_290_496 + 164_224
+    assert LogoPromoterClassifier.from_preset("logo_promoter_chr20").backbone.conv_embedding
+
+
 def test_shipped_weights_are_inside_the_package_and_small():
     paths = {pathlib.Path(get_preset(name).weights_path()).resolve() for name in SHIPPED}
     for path in paths:
         assert path.is_file() and PACKAGE in path.parents
     assert len(paths) == 2  # the backbone preset reuses the masked-LM file
-    assert sum(path.stat().st_size for path in paths) < 12 * 2**20
+    assert sum(path.stat().st_size for path in paths) < 14 * 2**20
 
 
 def test_promoter_preset_loads_offline_and_predicts(no_network):

@@ -4,7 +4,8 @@ Shipped weights live in `kipoi_genome/presets/` and load with no network:
 
 - `logo_5mer_chr20_mlm` (`LogoMaskedLM`) and `logo_5mer_chr20`
   (`LogoBackbone`, the same file): masked-LM pre-training on GRCh37 chr20
-  without its last 10 Mb.
+  without its last 10 Mb, with LOGO's convolution option on the token
+  embeddings (`conv_embedding=True`).
 - `logo_promoter_chr20` (`LogoPromoterClassifier`): that backbone fine-tuned
   on the chr20 promoter set (train split: positions below 48.03 Mb).
 
@@ -31,6 +32,10 @@ BACKBONE_1KB = dict(
     max_sequence_length=512,
 )
 BACKBONE_2KB = {**BACKBONE_1KB, "max_sequence_length": 1024}
+# The chr20-trained weights: the 1-kb backbone with LOGO's Conv1D (2, 3, 5)
+# on the token embeddings (LOGO.md §2.3), which learns neighbouring-k-mer
+# context within a CPU pre-training budget (docs/logo.md, table 1).
+BACKBONE_CHR20 = {**BACKBONE_1KB, "conv_embedding": True}
 
 PRESETS = [
     Preset(
@@ -64,15 +69,18 @@ PRESETS = [
     Preset(
         name="logo_5mer_chr20_mlm",
         class_name="LogoMaskedLM",
-        config={"backbone": BACKBONE_1KB},
+        config={"backbone": BACKBONE_CHR20},
         weights="presets/logo_5mer_chr20_mlm.weights.h5",
-        description="LOGO k=5 masked LM pre-trained on GRCh37 chr20 (last 10 Mb held out).",
+        description=(
+            "LOGO k=5 masked LM (convolution option on the token embeddings) pre-trained on "
+            "GRCh37 chr20 (last 10 Mb held out)."
+        ),
         metadata={"citation": CITATION, "training": "docs/logo.md"},
     ),
     Preset(
         name="logo_5mer_chr20",
         class_name="LogoBackbone",
-        config=BACKBONE_1KB,
+        config=BACKBONE_CHR20,
         weights="presets/logo_5mer_chr20_mlm.weights.h5",
         description="Backbone of logo_5mer_chr20_mlm (chr20 masked-LM pre-training).",
         metadata={"citation": CITATION, "weights_of": "LogoMaskedLM", "training": "docs/logo.md"},
@@ -80,7 +88,7 @@ PRESETS = [
     Preset(
         name="logo_promoter_chr20",
         class_name="LogoPromoterClassifier",
-        config={"backbone": BACKBONE_1KB, "pooling": "mean", "dropout": 0.25},
+        config={"backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25},
         weights="presets/logo_promoter_chr20.weights.h5",
         description=(
             "Promoter classifier (600 bp, TSS -200..+400): logo_5mer_chr20 fine-tuned on the chr20 "
