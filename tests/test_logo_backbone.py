@@ -49,8 +49,9 @@ def test_unshared_blocks_and_conv_options():
     assert conv(inputs(np.ones((2, 7)))).shape == (2, 7, 16)
 
 
-def test_output_shape_padding_and_bidirectional_attention():
-    backbone = LogoBackbone(**TINY)
+@pytest.mark.parametrize("options", [{}, {"conv_embedding": True}], ids=["plain", "conv_embedding"])
+def test_output_shape_padding_and_bidirectional_attention(options):
+    backbone = LogoBackbone(**TINY, **options)
     rng = np.random.default_rng(0)
     tokens = rng.integers(35, 135, size=(2, 10))
     out = keras.ops.convert_to_numpy(backbone(inputs(tokens)))
@@ -59,6 +60,20 @@ def test_output_shape_padding_and_bidirectional_attention():
     padded = np.concatenate([tokens, np.zeros((2, 5), int)], axis=1)
     out_padded = keras.ops.convert_to_numpy(backbone(inputs(padded)))
     np.testing.assert_allclose(out_padded[:, :10], out, atol=1e-5)
+    # An interior id 0 (a k-mer starting with N) keeps its embedding; trailing
+    # padding never matters, whatever the id-0 embedding is.
+    interior = padded.copy()
+    interior[:, 4] = 0
+    out_interior = keras.ops.convert_to_numpy(backbone(inputs(interior)))
+    alone = keras.ops.convert_to_numpy(backbone(inputs(interior[:, :10])))
+    np.testing.assert_allclose(out_interior[:, :10], alone, atol=1e-5)
+    table = backbone.token_embedding.token_embedding.embeddings
+    values = keras.ops.convert_to_numpy(table).copy()
+    values[0] += np.linspace(-3.0, 3.0, 8)  # the id-0 embedding moves (not by a constant: LayerNorm)
+    table.assign(values)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(backbone(inputs(padded)))[:, :10], out, atol=1e-5)
+    moved = keras.ops.convert_to_numpy(backbone(inputs(interior)))[:, :10]
+    assert np.abs(moved - out_interior[:, :10]).max() > 1e-3
     # No causal mask: changing the last token changes the first output.
     changed = tokens.copy()
     changed[:, -1] = 40

@@ -146,6 +146,10 @@ class LogoEmbedding(keras.layers.Layer):
     def call(self, token_ids, segment_ids, added_token_ids=None, training=None):
         tokens = self.token_embedding.embed(token_ids)  # [B, T, E]
         if self.token_convs:
+            # Batch padding (trailing id 0) enters the convolutions as zeros,
+            # like their "same" padding past a sequence's end, so a sequence's
+            # outputs do not depend on how far its batch is padded.
+            tokens = tokens * ops.cast(_before_trailing_padding(token_ids), tokens.dtype)[..., None]
             tokens = ops.sum(ops.stack([conv(tokens) for conv in self.token_convs]), axis=0)
         if added_token_ids is not None:
             present = ops.cast(ops.not_equal(added_token_ids, 0), tokens.dtype)[..., None]
@@ -173,6 +177,12 @@ class LogoEmbedding(keras.layers.Layer):
             conv_embedding=self.conv_embedding,
         )
         return config
+
+
+def _before_trailing_padding(token_ids):
+    """bool `[B, T]`: True up to and including each row's last non-zero id."""
+    present = ops.cast(ops.not_equal(token_ids, 0), "int32")
+    return ops.flip(ops.cumsum(ops.flip(present, axis=1), axis=1), axis=1) > 0
 
 
 @register
