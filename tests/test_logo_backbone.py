@@ -155,7 +155,9 @@ def test_transformer_block_matches_numpy_float64():
     # rows of the float64 reference, repeated and padded positions included.
     positions = np.array([[8, 0, 3], [4, 4, 7], [0, 2, 1]])
     subset = np.asarray(block(x, padding_mask=padding, query_positions=positions))
-    assert subset.shape == (3, 3, 16)
+    assert subset.shape == (3, 3, 16) == block.compute_output_shape((3, 9, 16), (3, 9), (3, 3))
+    symbolic = block(keras.Input((None, 16)), query_positions=keras.Input((5,), dtype="int32"))
+    assert tuple(symbolic.shape) == (None, 5, 16)
     np.testing.assert_allclose(subset, np.take_along_axis(expected, positions[..., None], 1), rtol=0, atol=2e-5)
     conv = LogoTransformerBlock(hidden_dim=16, num_heads=2, intermediate_dim=32, conv_feedforward=True)
     with pytest.raises(ValueError, match="conv_feedforward"):

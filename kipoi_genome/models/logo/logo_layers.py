@@ -315,8 +315,8 @@ class LogoTransformerBlock(keras.layers.Layer):
         if query_positions is not None:
             if self.conv_feedforward:
                 raise ValueError(
-                    "`query_positions` needs a position-wise feed-forward; this block has "
-                    "conv_feedforward=True. Received: query_positions"
+                    "`query_positions` needs a position-wise feed-forward. Received: "
+                    "query_positions with conv_feedforward=True"
                 )
             positions = ops.cast(query_positions, "int32")[..., None]  # [B, P, 1]
             queries = ops.take_along_axis(inputs, positions, axis=1)  # [B, P, H]
@@ -377,8 +377,10 @@ class LogoTransformerBlock(keras.layers.Layer):
         attended = ops.matmul(context, kernel) + ops.cast(output.bias, queries.dtype)
         return ops.reshape(attended, (batch, ops.shape(queries)[1], self.hidden_dim))
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
+    def compute_output_shape(self, inputs_shape, padding_mask_shape=None, query_positions_shape=None):
+        if query_positions_shape is None:
+            return tuple(inputs_shape)
+        return (*query_positions_shape, inputs_shape[-1])
 
     def get_config(self):
         config = super().get_config()
