@@ -137,6 +137,30 @@ def test_cli_help_and_tiny_run(fasta, tmp_path, capsys):
     assert json.loads((tmp_path / "cli" / "result.json").read_text())["step"] == 2
 
 
+def test_mixed_precision_run_writes_a_float32_model(fasta, tmp_path):
+    from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM
+
+    path, _ = fasta
+    output = tmp_path / "mixed"
+    code = main([
+        "pretrain", "logo", "--fasta", str(path), "--output", str(output), "--mixed-precision",
+        "--holdout", "6000", "--k", "3", "--window-length", "62", "--steps", "3",
+        "--batch-size", "4", "--eval-windows", "2", "--no-progress",
+        "--backbone", json.dumps(dict(embedding_dim=8, hidden_dim=16, num_heads=2, intermediate_dim=16)),
+    ])
+    assert code == 0
+    assert json.loads((output / "config.json").read_text())["mixed_precision"] is True
+    log = np.genfromtxt(output / "log.csv", delimiter=",", names=True)
+    assert np.isfinite(log["loss"]).all()
+    # The saved configuration builds a float32 model that takes the weights.
+    backbone_config = json.loads((output / "model_config.json").read_text())
+    assert "dtype" not in backbone_config
+    model = LogoMaskedLM(LogoBackbone.from_config(backbone_config))
+    model.load_weights(output / "masked_lm.weights.h5")
+    assert model.backbone.compute_dtype == "float32"
+    assert {w.dtype for w in model.weights} == {"float32"}
+
+
 def test_markov_baseline_sees_only_visible_context(fasta):
     path, sequence = fasta
     tokenizer = KmerTokenizer(k=3)

@@ -50,6 +50,10 @@ def add_parser(subparsers):
         "--strategy", default="default",
         help="tf.distribute strategy: default | mirrored | multiworker | tpu",
     )
+    logo.add_argument(
+        "--mixed-precision", action="store_true",
+        help="bfloat16 compute with float32 weights (AVX-512 BF16 CPUs, GPUs, TPUs)",
+    )
     logo.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
     logo.add_argument("--no-progress", action="store_true", help="no progress bar")
     logo.set_defaults(func=run)
@@ -96,6 +100,7 @@ def run(args):
         seed=args.seed,
         max_minutes=args.max_minutes,
         backbone=json.loads(args.backbone),
+        mixed_precision=args.mixed_precision,
         jit_compile=args.jit_compile,
         progress=not args.no_progress,
     )

@@ -34,6 +34,7 @@ import tensorflow as tf
 from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM, mask_tokens
 from kipoi_genome.models.logo.logo_masked_lm import masked_lm_loss
 from kipoi_genome.tokenizers import KmerTokenizer, base_codes
+from kipoi_genome.training.trainer import mixed_precision_scope
 
 # ----------------------------------------------------------------------------
 # Sequence access
@@ -430,6 +431,7 @@ class PretrainConfig:
     seed: int = 0
     max_minutes: float = 0.0  # 0: no time limit; else stop (and checkpoint) after this
     backbone: dict = dataclasses.field(default_factory=dict)  # LogoBackbone overrides
+    mixed_precision: bool = False  # bfloat16 compute, float32 variables
     jit_compile: bool = False
     progress: bool = True
 
@@ -484,7 +486,7 @@ def pretrain(config, strategy=None):
             f"Received: batch_size={config.batch_size}"
         )
 
-    with strategy.scope():
+    with mixed_precision_scope(config.mixed_precision), strategy.scope():
         keras.utils.set_random_seed(config.seed)
         model = build_masked_lm(config)
         schedule = keras.optimizers.schedules.CosineDecay(
@@ -594,7 +596,10 @@ def pretrain(config, strategy=None):
             progress.close()
 
     model.save_weights(str(output / "masked_lm.weights.h5"))
-    (output / "model_config.json").write_text(json.dumps(model.backbone.get_config(), indent=2))
+    backbone_config = model.backbone.get_config()
+    if config.mixed_precision:  # float32 weights: load them into a float32 model by default
+        backbone_config.pop("dtype", None)
+    (output / "model_config.json").write_text(json.dumps(backbone_config, indent=2))
     final = evaluate_masked_lm(model, heldout, tokenizer)
     result = {"step": step, "train": metrics, "heldout": final}
     (output / "result.json").write_text(json.dumps(result, indent=2))

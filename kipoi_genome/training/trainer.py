@@ -115,7 +115,9 @@ def build_optimizer(optimizer_config):
 
 
 @contextlib.contextmanager
-def _dtype_policy(mixed_precision):
+def mixed_precision_scope(mixed_precision):
+    """Layers built inside use `mixed_bfloat16` (bfloat16 compute, float32
+    variables) when `mixed_precision` is true, else the current policy."""
     previous = keras.config.dtype_policy()
     if mixed_precision:
         keras.config.set_dtype_policy("mixed_bfloat16")
@@ -192,7 +194,7 @@ class Trainer:
         self.resumed_from = 0
 
         keras.utils.set_random_seed(config.seed)
-        with _dtype_policy(self.loop.mixed_precision), self.strategy.scope():
+        with mixed_precision_scope(self.loop.mixed_precision), self.strategy.scope():
             self.model = task.build_model()
             self.optimizer = build_optimizer(config.optimizer)
             self.optimizer.build(self.model.trainable_variables)
