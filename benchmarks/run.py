@@ -307,12 +307,10 @@ def bench_variants(args, summary, inference):
     peer_seconds = (inference or {}).get(("enformer-pytorch", "float32", 1, False), {}).get("seconds_per_sequence")
     source = "the inference rows"
     if peer_seconds is None and inference is None:  # inference not rerun: its carried summary row
-        commit, previous = previous_summary(args.output)
-        for cells in previous.get("inference", []):
+        for cells, commit in previous_summary(args.output).get("inference", []):
             if cells[0].startswith("Enformer inference, float32 vs float32, batch 1") and " s;" in cells[2]:
                 peer_seconds = float(cells[2].split(" s;")[0].replace(",", ""))
-                measured = cells[0].split("(from commit ")[1].rstrip(")") if "(from commit " in cells[0] else commit
-                source = f"the inference rows of commit {measured}"
+                source = f"the inference rows of commit {commit}"
     for label, scored, _, _, rate, _ in rows:
         if not scored:
             continue
@@ -329,17 +327,24 @@ def bench_variants(args, summary, inference):
 # ----------------------------------------------------------------------------
 
 
+CARRIED = " (from commit "
+
+
 def previous_summary(path):
-    """`(commit, {section: [row cells]})` of the Summary table already in `path`."""
+    """`{section: [(row cells, commit)]}` of the Summary table already in `path`.
+
+    Each row's commit is the one it was measured at: its own `(from commit X)`
+    mark (removed from the cells) if it was carried over before, else the
+    summary's `- Commit:` line.
+    """
     path = pathlib.Path(path)
     text = path.read_text() if path.exists() else ""
     start = text.find("## Summary\n")
     if start == -1:
-        return None, {}
+        return {}
     end = text.find("\n## ", start + 1)
     block = text[start : end if end != -1 else len(text)].splitlines()
-    commit = next((line.split("`")[1] if "`" in line else line.split(": ", 1)[1]
-                   for line in block if line.startswith("- Commit: ")), None)
+    commit = next((line.split(": ", 1)[1] for line in block if line.startswith("- Commit: ")), None)
     rows = {}
     for line in block:
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -347,8 +352,9 @@ def previous_summary(path):
             continue
         section = next((name for name, prefix in ROW_PREFIXES.items() if cells[0].startswith(prefix)), None)
         if section is not None:
-            rows.setdefault(section, []).append(cells)
-    return commit, rows
+            label, _, measured = cells[0].partition(CARRIED)
+            rows.setdefault(section, []).append(([label, *cells[1:]], measured.rstrip(")") or commit))
+    return rows
 
 
 def render_summary(summary, args, chosen=SECTIONS):
@@ -363,7 +369,7 @@ def render_summary(summary, args, chosen=SECTIONS):
     rows = list(summary)
     skipped = [name for name in SECTIONS if name not in chosen]
     if skipped:
-        commit, previous = previous_summary(args.output)
+        previous = previous_summary(args.output)
         carried = [name for name in skipped if previous.get(name)]
         if carried:
             text += [
@@ -373,10 +379,7 @@ def render_summary(summary, args, chosen=SECTIONS):
             ]
             by_section = {name: [row for row in summary if row[0].startswith(ROW_PREFIXES[name])] for name in SECTIONS}
             for name in carried:
-                by_section[name] = [
-                    row if "(from commit " in row[0] else [f"{row[0]} (from commit {commit})", *row[1:]]
-                    for row in previous[name]
-                ]
+                by_section[name] = [[f"{row[0]}{CARRIED}{commit})", *row[1:]] for row, commit in previous[name]]
             rows = [row for name in SECTIONS for row in by_section[name]]
     lines = header("## Summary", text, args)
     lines += ["| benchmark | ours | peer | ratio | goal | goal met? |", "|---|---:|---:|---:|---|---|"]

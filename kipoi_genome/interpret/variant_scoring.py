@@ -151,4 +151,3 @@ def score_variants(
             summary.scored += 1
             yield window, {k: np.asarray(v[i], dtype=np.float32) for k, v in scores.items()}
     bar.close()
-
