@@ -1,6 +1,7 @@
 """FASTA / BED / VCF readers on tiny fixtures and on the real shared files."""
 
 import gzip
+import os
 import pickle
 import shutil
 
@@ -317,3 +318,134 @@ def test_extract_one_hot_batch_names_bad_window(tmp_path):
     fasta = FastaExtractor(bad_chars, in_memory=True)
     with pytest.raises(InputFileError, match=r"bad sequence in chrX:2-6"):
         fasta.extract_one_hot_batch("chrX", [0, 2], 4)
+
+
+# Plain FASTA through the memory map ---------------------------------------------
+
+# (name, length, bases per line, line terminator); the last contig ends the
+# file on a short line without a terminator.
+LAYOUTS = [
+    ("long", 40_003, 61, b"\n"),
+    ("single", 50, 50, b"\n"),
+    ("crlf", 95, 10, b"\r\n"),
+    ("short", 3, 60, b"\n"),
+    ("eof", 61, 8, b""),
+]
+
+
+def _write_fasta(path, layouts, seed=0):
+    """Writes a FASTA with the given line layouts; returns name -> sequence."""
+    rng = np.random.default_rng(seed)
+    alphabet = np.frombuffer(b"ACGTACGTACGTacgtNNRYkm", dtype=np.uint8)
+    sequences, text = {}, b""
+    for name, length, bases, terminator in layouts:
+        sequence = alphabet[rng.integers(len(alphabet), size=length)].tobytes()
+        sequences[name] = sequence.decode()
+        lines = [sequence[i : i + bases] for i in range(0, length, bases)]
+        last_terminator = terminator or b""
+        terminator = terminator or b"\n"
+        text += b">" + name.encode() + b" description\n" + terminator.join(lines) + last_terminator
+        if last_terminator == b"" and name != layouts[-1][0]:
+            text += b"\n"
+    path.write_bytes(text)
+    return sequences
+
+
+def _padded(sequence, start, end):
+    return "".join(sequence[i] if 0 <= i < len(sequence) else "N" for i in range(start, end))
+
+
+@pytest.fixture(scope="module")
+def layout_fasta(tmp_path_factory):
+    path = tmp_path_factory.mktemp("layouts") / "layouts.fa"
+    return path, _write_fasta(path, LAYOUTS)
+
+
+def test_plain_fasta_reads_match_the_sequences_for_every_line_layout(layout_fasta):
+    path, sequences = layout_fasta
+    fasta, upper = FastaExtractor(path), FastaExtractor(path, uppercase=True)
+    assert fasta._file_map() is not None  # the memory-mapped path, not pyfaidx's reads
+    assert fasta.chromosome_lengths == {name: len(seq) for name, seq in sequences.items()}
+    rng = np.random.default_rng(1)
+    for name, sequence in sequences.items():
+        for _ in range(150):
+            start = int(rng.integers(-20, len(sequence) + 20))
+            end = start + int(rng.integers(0, min(len(sequence), 9_000) + 30))
+            expected = _padded(sequence, start, end)
+            assert fasta.extract(name, start, end) == expected, (name, start, end)
+            assert upper.extract(name, start, end) == expected.upper()
+            assert fasta.extract(name, start, end, "-") == reverse_complement(expected)
+        whole = fasta.extract(name, 0, len(sequence))
+        assert whole == sequence
+    # Reads spanning many lines take the strided-copy path; check one against pyfaidx itself.
+    import pyfaidx
+
+    reference = pyfaidx.Fasta(str(path), as_raw=True)
+    assert fasta.extract("long", 123, 30_456) == reference["long"][123:30_456]
+    assert fasta.extract("crlf", 1, 94) == reference["crlf"][1:94]
+
+
+def test_plain_fasta_batches_match_single_windows(layout_fasta):
+    path, sequences = layout_fasta
+    rng = np.random.default_rng(2)
+    for uppercase in (False, True):
+        fasta = FastaExtractor(path, uppercase=uppercase)
+        for name, sequence in sequences.items():
+            for length in (1, 7, 30, 200, 20_000):
+                if length > 2 * len(sequence) + 100:
+                    continue
+                starts = rng.integers(-10, max(len(sequence) - length + 10, -9), size=12).tolist()
+                starts += [0, len(sequence) - length]  # both ends, incl. the short line at EOF
+                strands = rng.choice(["+", "-"], size=len(starts)).tolist()
+                batch = fasta.extract_one_hot_batch(name, starts, length, strands, neutral_value=0.25)
+                expected = np.stack([
+                    one_hot_encode(
+                        reverse_complement(_padded(sequence, s, s + length)) if strand == "-"
+                        else _padded(sequence, s, s + length),
+                        neutral_value=0.25,
+                    )
+                    for s, strand in zip(starts, strands)
+                ])
+                np.testing.assert_array_equal(batch, expected, err_msg=f"{name} {length}")
+    mixed = FastaExtractor(path).extract_one_hot_batch(["eof", "long", "crlf"], [56, 40_000, 90], 6)
+    np.testing.assert_array_equal(
+        mixed,
+        np.stack([one_hot_encode(_padded(sequences[n], s, s + 6)) for n, s in [("eof", 56), ("long", 40_000), ("crlf", 90)]]),
+    )
+
+
+def test_plain_fasta_changed_after_indexing_is_reported(tmp_path):
+    path = tmp_path / "changed.fa"
+    _write_fasta(path, [("chrC", 5_000, 60, b"\n")])
+    assert FastaExtractor(path).extract("chrC", 0, 10)  # builds the .fai
+    _write_fasta(path, [("chrC", 5_000, 30, b"\n")])  # same bases, new line width
+    later = path.stat().st_mtime + 10
+    os.utime(f"{path}.fai", (later, later))  # a .fai newer than the FASTA, which pyfaidx trusts
+    fasta = FastaExtractor(path)
+    with pytest.raises(InputFileError, match=r"changed\.fa: FASTA does not match its index at chrC:100-200"):
+        fasta.extract("chrC", 100, 200)
+    with pytest.raises(InputFileError, match=r"does not match its index at chrC:0-4990"):
+        fasta.extract("chrC", 0, 4_990)  # the many-lines path checks the terminators
+
+
+def test_plain_fasta_non_ascii_and_reopen_after_close(tmp_path):
+    path = tmp_path / "latin.fa"
+    path.write_bytes(">chrU\nACGTéACGT\n".encode())
+    fasta = FastaExtractor(path)
+    assert fasta.extract("chrU", 0, 4) == "ACGT"
+    with pytest.raises(InputFileError, match=r"latin\.fa: non-ASCII character in contig chrU"):
+        fasta.extract("chrU", 2, 7)
+    fasta.close()
+    assert fasta.extract("chrU", 1, 3) == "CG"
+
+
+def test_in_memory_contig_checked_once_still_reports_bad_windows(tmp_path):
+    bad_chars = tmp_path / "bad_chars.fa"
+    shutil.copy(TEST_DATA / "bad_chars.fa", bad_chars)
+    fasta = FastaExtractor(bad_chars, in_memory=True)
+    np.testing.assert_array_equal(fasta.extract_one_hot("chrX", 0, 4), np.eye(4, dtype=np.float32))
+    with pytest.raises(InputFileError, match=r"bad sequence in chrX:3-6: .*'-' at position 1"):
+        fasta.extract_one_hot("chrX", 3, 6)
+    good = FastaExtractor(TINY_FA, in_memory=True)
+    good.extract("chrA", 0, 1)
+    assert not good._strict(["chrA"]) and good._strict(["chrB"])  # chrB not loaded yet

@@ -1,15 +1,23 @@
-"""Reference-genome extraction from FASTA files through pyfaidx."""
+"""Reference-genome extraction from FASTA files indexed by pyfaidx."""
 
+import mmap
 import os
 import threading
 
 import numpy as np
 
 from kipoi_genome.data.errors import InputFileError
-from kipoi_genome.data.transforms import one_hot_encode, reverse_complement
+from kipoi_genome.data.transforms import check_sequence, one_hot_encode, reverse_complement
 
 _STRANDS = ("+", "-", ".")
 _CHUNK = 1 << 20  # bases per read when loading a whole contig
+_LINES_PER_SLICE = 64  # longer reads from a plain FASTA skip line terminators by a strided copy
+_LONG_WINDOW = 16_384  # bases; longer windows from a plain FASTA are read one at a time
+
+
+def _is_gzip(path):
+    with open(path, "rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
 
 
 def _open_faidx(path, uppercase):
@@ -35,13 +43,17 @@ def _open_faidx(path, uppercase):
 class FastaExtractor:
     """Extracts DNA from a FASTA file, padding with N beyond chromosome ends.
 
-    Plain FASTA and bgzip-compressed FASTA (``.fa.gz`` with ``.fai`` and
-    ``.gzi``; reading it needs Biopython) are read through pyfaidx. A missing
-    ``.fai`` is built by pyfaidx next to the FASTA.
+    pyfaidx indexes the FASTA (a missing ``.fai`` is built next to it and
+    checked for consistent line lengths). Plain FASTA is then read through a
+    read-only memory map at the offsets the index gives, so a window costs
+    one slice of the file (no seek, read or per-line Python work), and a
+    batch of windows is gathered from the map in one vectorised pass.
+    bgzip-compressed FASTA (``.fa.gz`` with ``.fai`` and ``.gzi``; needs
+    Biopython) is read through pyfaidx.
 
-    The pyfaidx handle is opened lazily, once per process and thread, so one
-    extractor can be shared by tf.data's parallel map and pickled into worker
-    processes (the handle is not pickled).
+    File handles and maps are opened lazily, once per process (pyfaidx
+    handles once per thread), so one extractor can be shared by tf.data's
+    parallel map and pickled into worker processes (no handle is pickled).
 
     Coordinates are 0-based half-open, like BED. Positions before 0 or at or
     after the chromosome length come back as ``"N"``; negative starts are
@@ -51,11 +63,12 @@ class FastaExtractor:
         path: str or os.PathLike. The FASTA file.
         uppercase: bool. Upper-case the returned sequence. Defaults to False
             (case is kept; `one_hot_encode` ignores case anyway).
-        in_memory: bool. Read each contig whole (through pyfaidx) on first
-            use and serve later requests from memory, 1 byte per base (about
-            3.1 GB for a whole human genome, 63 MB for chr20). Much faster for
-            many random windows, especially from bgzip files. Defaults to
-            False (every request reads the file).
+        in_memory: bool. Read each contig whole on first use, check its
+            characters once, and serve later requests from memory, 1 byte
+            per base (about 3.1 GB for a whole human genome, 63 MB for
+            chr20). Much faster for many random windows from bgzip files,
+            and for long windows. Defaults to False (every request reads the
+            file).
 
     Example:
         >>> fasta = FastaExtractor("genome.fa")            # doctest: +SKIP
@@ -76,8 +89,13 @@ class FastaExtractor:
 
     def _reset(self):
         self._local = threading.local()
+        self._compressed = _is_gzip(self.path)
+        self._map = None
+        self._map_pid = None
         self._lengths = None
+        self._layout = None
         self._contigs = {}
+        self._valid_contigs = set()  # loaded in memory, every character ACGTN or IUPAC
         self._contigs_pid = os.getpid()
         self._contigs_lock = threading.Lock()
 
@@ -108,6 +126,10 @@ class FastaExtractor:
             index = self._faidx.index
             if not index:
                 raise InputFileError(self.path, None, "FASTA file has no sequences")
+            self._layout = {
+                name: (int(record.offset), int(record.lenc), int(record.lenb))
+                for name, record in index.items()
+            }
             self._lengths = {name: int(record.rlen) for name, record in index.items()}
         return self._lengths
 
@@ -162,8 +184,51 @@ class FastaExtractor:
         """Bytes of ``chrom:[lo, hi)`` with ``0 <= lo < hi <= length``."""
         if self.in_memory:
             return self._contig(chrom)[lo:hi]
-        core = self._faidx.fetch(chrom, lo + 1, hi)
-        return self._to_bytes(core, chrom)
+        return self._read(chrom, lo, hi)
+
+    def _file_map(self):
+        """Read-only memory map of a plain FASTA (one per process); None for bgzip."""
+        if self._compressed:
+            return None
+        if self._map_pid != os.getpid():
+            with open(self.path, "rb") as handle:
+                self._map = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            self._map_pid = os.getpid()
+        return self._map
+
+    def _read(self, chrom, lo, hi):
+        """Bytes of ``chrom:[lo, hi)`` from the file, ``0 <= lo < hi <= length``."""
+        mapped = self._file_map()
+        if mapped is None:
+            return self._to_bytes(self._faidx.fetch(chrom, lo + 1, hi), chrom)
+        offset, bases, width = self._layout[chrom]
+        first_line, last_line = lo // bases, (hi - 1) // bases
+        tail = offset + last_line * width  # the last line's first byte
+        if last_line - first_line < _LINES_PER_SLICE:
+            data = mapped[offset + first_line * width + lo % bases : tail + (hi - 1) % bases + 1]
+            if width != bases:
+                data = data.replace(b"\n", b"")
+                if width - bases > 1:
+                    data = data.replace(b"\r", b"")
+            stale = len(data) != hi - lo
+        else:
+            # Many lines: copy every full line's bases as one opaque item
+            # (skips the terminators without a search), then the last line.
+            start = offset + first_line * width
+            count = last_line - first_line
+            ends = np.ndarray((count,), np.uint8, mapped, start + bases, (width,))
+            body = np.ndarray((count,), f"V{bases}", mapped, start, (width,)).tobytes()
+            data = body[lo % bases :] + mapped[tail : tail + (hi - 1) % bases + 1]
+            stale = width == bases or not (ends == (13 if width - bases > 1 else 10)).all()
+        if stale:
+            raise InputFileError(
+                self.path, None,
+                f"FASTA does not match its index at {chrom}:{lo}-{hi} (file changed after "
+                f"{self.path}.fai was built? delete the .fai to rebuild it)",
+            )
+        if not data.isascii():
+            raise InputFileError(self.path, None, f"non-ASCII character in contig {chrom}")
+        return data.upper() if self.uppercase else data
 
     def _to_bytes(self, text, chrom):
         try:
@@ -182,13 +247,20 @@ class FastaExtractor:
                     length = self.chromosome_length(chrom)
                     # Read in 1-Mb pieces: one huge read through Bio.bgzf is
                     # quadratic (it grows its buffer by concatenation).
-                    pieces = [
-                        self._to_bytes(self._faidx.fetch(chrom, lo + 1, min(lo + _CHUNK, length)), chrom)
-                        for lo in range(0, length, _CHUNK)
-                    ]
-                    data = b"".join(pieces)
+                    data = b"".join(
+                        self._read(chrom, lo, min(lo + _CHUNK, length)) for lo in range(0, length, _CHUNK)
+                    )
+                    try:
+                        check_sequence(data)
+                        self._valid_contigs.add(chrom)
+                    except ValueError:  # reported by the windows that hold the character
+                        pass
                     self._contigs[chrom] = data
         return data
+
+    def _strict(self, chroms):
+        """Whether the one-hot step must check characters (no contig checked at load)."""
+        return not (self.in_memory and self._valid_contigs.issuperset(chroms))
 
     def extract_one_hot(self, chrom, start, end, strand="+", neutral_value=0.0):
         """One-hot DNA of ``chrom:[start, end)``; see `extract` and `one_hot_encode`.
@@ -202,7 +274,7 @@ class FastaExtractor:
         """
         sequence = self.extract_bytes(chrom, start, end, strand)
         try:
-            return one_hot_encode(sequence, neutral_value=neutral_value)
+            return one_hot_encode(sequence, neutral_value=neutral_value, strict=self._strict((chrom,)))
         except ValueError as error:
             raise InputFileError(
                 self.path, None, f"bad sequence in {chrom}:{start}-{end}: {error}"
@@ -243,18 +315,11 @@ class FastaExtractor:
         for strand in set(strands):
             if strand not in _STRANDS:
                 raise ValueError(f"`strand` must be '+', '-' or '.'. Received: strand={strand!r}")
-        if self.in_memory:
-            data = self._gather_in_memory(chroms, starts, length)
-            flip = [row for row, strand in enumerate(strands) if strand == "-"]
-        else:
-            data = b"".join(
-                self.extract_bytes(chrom, start, start + length, strand)
-                for chrom, start, strand in zip(chroms, starts, strands)
-            )
-            flip = []
+        data = self._gather(chroms, starts, length)
         try:
-            out = one_hot_encode(data, neutral_value=neutral_value).reshape(count, length, 4)
-            for row in flip:
+            out = one_hot_encode(data, neutral_value=neutral_value, strict=self._strict(chroms))
+            out = out.reshape(count, length, 4)
+            for row in [row for row, strand in enumerate(strands) if strand == "-"]:
                 out[row] = out[row, ::-1, ::-1].copy()
             return out
         except ValueError as error:
@@ -264,39 +329,87 @@ class FastaExtractor:
                 f"bad sequence in {chroms[window]}:{starts[window]}-{starts[window] + length}: {error}",
             ) from None
 
-    def _gather_in_memory(self, chroms, starts, length):
-        """Forward-strand bytes of equal-length windows, concatenated (in-memory mode).
+    def _gather(self, chroms, starts, length):
+        """Forward-strand bytes of equal-length windows, concatenated.
 
-        Windows inside their contig are gathered per contig with one fancy
-        index into a sliding-window view of the cached contig; windows that
-        cross an end go through `extract_bytes` (N padding).
+        From memory or a plain FASTA, the windows inside their contig are
+        gathered per contig in one vectorised pass (`_windows`) and the
+        windows that cross an end go through `extract_bytes` (N padding).
+        Long windows from a plain FASTA and all bgzip windows are read one
+        by one (`extract_bytes`).
         """
         count = len(starts)
-        codes = np.empty((count, length), dtype=np.uint8)
         if length == 0 or count == 0:
-            return codes.tobytes()
+            return b""
+        if not self.in_memory and (self._compressed or length > _LONG_WINDOW):
+            return b"".join(
+                self.extract_bytes(chrom, start, start + length) for chrom, start in zip(chroms, starts)
+            )
         starts = np.asarray(starts, dtype=np.int64)
-        chrom_of_row = np.asarray(chroms, dtype=object)
-        for chrom in dict.fromkeys(chroms):
-            rows = np.flatnonzero(chrom_of_row == chrom)
-            contig = np.frombuffer(self._contig(chrom), dtype=np.uint8)
+        if len(set(chroms)) == 1:
+            groups = [(chroms[0], np.arange(count))]
+        else:
+            chrom_of_row = np.asarray(chroms, dtype=object)
+            groups = [(chrom, np.flatnonzero(chrom_of_row == chrom)) for chrom in dict.fromkeys(chroms)]
+        codes = None
+        for chrom, rows in groups:
             first = starts[rows]
-            inside = (first >= 0) & (first + length <= contig.size)
+            inside = (first >= 0) & (first + length <= self.chromosome_length(chrom))
+            if inside.all() and len(groups) == 1:
+                return self._windows(chrom, first, length).tobytes()
+            if codes is None:
+                codes = np.empty((count, length), dtype=np.uint8)
             if inside.any():
-                windows = np.lib.stride_tricks.sliding_window_view(contig, length)
-                codes[rows[inside]] = windows[first[inside]]
+                codes[rows[inside]] = self._windows(chrom, first[inside], length)
             for row in rows[~inside]:
                 start = int(starts[row])
                 codes[row] = np.frombuffer(self.extract_bytes(chrom, start, start + length), np.uint8)
         return codes.tobytes()
 
+    def _windows(self, chrom, starts, length):
+        """uint8 array (len(starts), length) of windows inside `chrom`.
+
+        In memory: one fancy index into a sliding-window view of the contig.
+        Plain FASTA: the contig's lines are a strided view of the memory map
+        (one opaque item per line, terminators skipped); one fancy index
+        into a sliding-window view of those lines copies every window's
+        lines, a second one cuts the window out of them.
+        """
+        windows = np.lib.stride_tricks.sliding_window_view
+        if self.in_memory:
+            return windows(np.frombuffer(self._contig(chrom), dtype=np.uint8), length)[starts]
+        mapped = self._file_map()
+        offset, bases, width = self._layout[chrom]
+        contig_length = self.chromosome_length(chrom)
+        span = (bases - 2 + length) // bases + 1  # most lines one window touches
+        rows_readable = min(-(-contig_length // bases), (len(mapped) - offset) // width)
+        if bases > 4 * length or span > rows_readable:
+            # lines much longer than the window (gathering them would waste), or a short contig
+            return np.stack([np.frombuffer(self._read(chrom, start, start + length), np.uint8) for start in starts])
+        first_line = starts // bases
+        # windows whose lines run past the readable rows (the contig's short last line at EOF)
+        late = np.flatnonzero(first_line + span > rows_readable)
+        lines = windows(np.ndarray((rows_readable,), f"V{bases}", mapped, offset, (width,)), span)
+        picked = lines[np.minimum(first_line, rows_readable - span)].view(np.uint8)
+        out = windows(picked, length, axis=1)[np.arange(len(starts)), starts % bases]
+        for row in late:
+            start = int(starts[row])
+            out[row] = np.frombuffer(self._read(chrom, start, start + length), dtype=np.uint8)
+        return out  # case kept even with `uppercase`: the one-hot step ignores it
+
     def close(self):
-        """Closes this thread's file handle (it reopens on the next use)."""
+        """Closes this thread's pyfaidx handle and the memory map (both reopen on the next use)."""
         faidx = getattr(self._local, "faidx", None)
         if faidx is not None:
             faidx.close()
             self._local.pid = None
             self._local.faidx = None
+        mapped, self._map, self._map_pid = self._map, None, None
+        if mapped is not None:
+            try:
+                mapped.close()
+            except BufferError:  # a view is still in use in another thread; let it go with the last reference
+                pass
 
 
 def _check_coordinates(start, end):
