@@ -111,3 +111,22 @@ def test_full_enformer_forward_flops():
     assert windows == [33_152] + [33_536] * 4 + [33_152]
     assert chunked["Conv2D"] == 2 * (sum(_trunk_macs(n) for n in windows) + final)
     assert 1.01 < chunked["total"] / flops["total"] < 1.03
+
+
+def test_policy_scopes_set_and_restore_the_global_policy():
+    from kipoi_genome.dtype_scope import policy_scope
+    from kipoi_genome.inference.precision import dtype_policy
+    from kipoi_genome.training.trainer import mixed_precision_scope
+
+    assert keras.config.dtype_policy().name == "float32"
+    with dtype_policy("bfloat16"):
+        assert keras.layers.Dense(2).dtype_policy.name == "bfloat16"
+        with mixed_precision_scope(False):  # keeps the surrounding policy
+            assert keras.config.dtype_policy().name == "bfloat16"
+        with mixed_precision_scope(True):
+            layer = keras.layers.Dense(2)
+            assert (layer.compute_dtype, layer.variable_dtype) == ("bfloat16", "float32")
+        assert keras.config.dtype_policy().name == "bfloat16"
+    with pytest.raises(RuntimeError, match="boom"), policy_scope("mixed_bfloat16"):
+        raise RuntimeError("boom")
+    assert keras.config.dtype_policy().name == "float32"

@@ -11,9 +11,7 @@ rebuilt from their constructor config under the policy, so the same weight
 files load in any precision.
 """
 
-import contextlib
-
-import keras
+from kipoi_genome.dtype_scope import policy_scope
 
 PRECISIONS = {"float32": "float32", "bfloat16": "bfloat16", "mixed_bfloat16": "mixed_bfloat16"}
 
@@ -24,15 +22,9 @@ def _policy_name(precision):
     return PRECISIONS[precision]
 
 
-@contextlib.contextmanager
 def dtype_policy(precision):
-    """Builds layers inside the block with the Keras policy of `precision`."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(_policy_name(precision))
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
+    """Scope in which layers are built with the Keras policy of `precision`."""
+    return policy_scope(_policy_name(precision))
 
 
 def model_precision(model):

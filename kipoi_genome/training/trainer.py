@@ -51,7 +51,6 @@ step and per evaluation), `eval.json` (last evaluation), `final.weights.h5`,
 `config.yaml`.
 """
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -63,6 +62,7 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
+from kipoi_genome.dtype_scope import policy_scope
 from kipoi_genome.training import distribute, losses, schedules
 from kipoi_genome.training.task import get_task_builder
 
@@ -114,17 +114,10 @@ def build_optimizer(optimizer_config):
     return keras.optimizers.Adam(**kwargs)
 
 
-@contextlib.contextmanager
 def mixed_precision_scope(mixed_precision):
     """Layers built inside use `mixed_bfloat16` (bfloat16 compute, float32
     variables) when `mixed_precision` is true, else the current policy."""
-    previous = keras.config.dtype_policy()
-    if mixed_precision:
-        keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
+    return policy_scope("mixed_bfloat16" if mixed_precision else None)
 
 
 def _unpack(batch):
