@@ -287,23 +287,13 @@ def bench_onehot(args, summary):
     if not measured:
         summary.append(["One-hot extraction (Mb/s)", "–", "kipoiseq not installed", "–", "≥ 10×", "not measured"])
         return
-    for label, keys, fasta in (
-        ("in-memory, best of per-window / batched", ("memory", "memory_batched"), None),
-        ("plain FASTA read per request, best of per-window / batched", ("file", "file_batched"), "plain"),
-        ("bgzip FASTA read per request (a BGZF block inflated per window), best of per-window / batched",
-         ("file", "file_batched"), "bgzip"),
-    ):
-        chosen = [row for row in measured if fasta in (None, row["fasta"])]
-        if not chosen:
-            continue
-
-        def value(row):
-            return max(row[key] for key in keys)
-
-        worst = min(chosen, key=lambda r: value(r) / r["kipoiseq"])
-        ratio = value(worst) / worst["kipoiseq"]
-        summary.append([f"One-hot extraction, {label}; lowest row: {worst['fasta']} {worst['windows']} (Mb/s)",
-                        fmt(value(worst)), fmt(worst["kipoiseq"]), f"{ratio:.1f}×", "≥ 10×", _verdict(ratio, GOALS["onehot"])])
+    for label, keys, fasta in onehot_extraction.GOAL_GROUPS[:3]:
+        found = onehot_extraction.lowest(measured, keys, fasta)
+        if found:
+            worst, ratio = found
+            best = max(worst[key] for key in keys)
+            summary.append([f"One-hot extraction, {label}; lowest row: {worst['fasta']} {worst['windows']} (Mb/s)",
+                            fmt(best), fmt(worst["kipoiseq"]), f"{ratio:.1f}×", "≥ 10×", _verdict(ratio, GOALS["onehot"])])
 
 
 def bench_variants(args, summary, inference):

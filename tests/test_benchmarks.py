@@ -58,3 +58,29 @@ def test_worker_configs_equal_the_package_presets():
 
     assert workers.ENFORMER_CONFIGS["tiny"] == get_preset("enformer_tiny").config
     assert workers.LOGO == BACKBONE_1KB
+
+
+def test_onehot_verdicts_per_mode_and_fasta_kind():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import onehot_extraction
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+    def row(fasta, kipoiseq, file, file_batched, memory, memory_batched):
+        return {"fasta": fasta, "windows": "2 × 1 bp", "mb": 1.0, "load": 0.1, "batch": 64, "kipoiseq": kipoiseq,
+                "file": file, "file_batched": file_batched, "memory": memory, "memory_batched": memory_batched}
+
+    rows = [row("bgzip", 5.0, 6.0, 6.5, 150.0, 500.0), row("plain", 40.0, 150.0, 420.0, 160.0, 400.0),
+            row("plain", 90.0, 950.0, 900.0, 1700.0, 1300.0)]
+    worst, ratio = onehot_extraction.lowest(rows, ("file", "file_batched"), "plain")
+    assert worst is rows[1] and ratio == pytest.approx(420 / 40)  # 10.5 < 950 / 90
+    assert onehot_extraction.lowest(rows, ("memory",))[1] == pytest.approx(4.0)
+    assert onehot_extraction.lowest(rows, ("file",), "missing") is None
+    text = onehot_extraction.render(rows, {"ours": 700.0, "kipoiseq": 100.0}, ("I", "F", "o", "0.7.1"), "cmd")
+    assert "| plain | 2 × 1 bp | 1.0 | 40.0 | 150.0 (3.8×) | 420.0 (10.5×) (B = 64) |" in text
+    assert "in-memory, best of per-window and batched: met (lowest 10.0×)" in text
+    assert "plain FASTA read per request, best of per-window and batched: met (lowest 10.5×)" in text
+    assert "bgzip FASTA read per request (a BGZF block inflated per window), best of per-window and batched: " \
+        "NOT met (lowest 1.3×)" in text
+    assert "in-memory, per window: NOT met (lowest 4.0×)" in text
