@@ -381,6 +381,8 @@ class FastaExtractor:
         mapped = self._file_map()
         offset, bases, width = self._layout[chrom]
         contig_length = self.chromosome_length(chrom)
+        if bases >= contig_length:  # the contig is one line
+            return windows(np.frombuffer(mapped, np.uint8, contig_length, offset), length)[starts]
         span = (bases - 2 + length) // bases + 1  # most lines one window touches
         rows_readable = min(-(-contig_length // bases), (len(mapped) - offset) // width)
         if bases > 4 * length or span > rows_readable:
