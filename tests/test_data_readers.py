@@ -426,6 +426,13 @@ def test_plain_fasta_changed_after_indexing_is_reported(tmp_path):
         fasta.extract("chrC", 100, 200)
     with pytest.raises(InputFileError, match=r"does not match its index at chrC:0-4990"):
         fasta.extract("chrC", 0, 4_990)  # the many-lines path checks the terminators
+    path.write_bytes(path.read_bytes()[:2_000])  # truncated: the index runs past the end of the file
+    os.utime(f"{path}.fai", (later + 10, later + 10))
+    for fasta in (FastaExtractor(path), FastaExtractor(path, in_memory=True)):
+        with pytest.raises(InputFileError, match=r"changed\.fa: FASTA does not match its index at chrC:"):
+            fasta.extract_one_hot_batch("chrC", [4_000, 10], 600)
+        with pytest.raises(InputFileError, match=r"does not match its index at chrC:(4500-4990|0-5000) "):
+            fasta.extract("chrC", 4_500, 4_990)  # in memory: the whole contig's read fails
 
 
 def test_plain_fasta_non_ascii_and_reopen_after_close(tmp_path):

@@ -204,8 +204,11 @@ class FastaExtractor:
         offset, bases, width = self._layout[chrom]
         first_line, last_line = lo // bases, (hi - 1) // bases
         tail = offset + last_line * width  # the last line's first byte
-        if last_line - first_line < _LINES_PER_SLICE:
-            data = mapped[offset + first_line * width + lo % bases : tail + (hi - 1) % bases + 1]
+        end = tail + (hi - 1) % bases + 1
+        if end > len(mapped):
+            stale = True
+        elif last_line - first_line < _LINES_PER_SLICE:
+            data = mapped[offset + first_line * width + lo % bases : end]
             if width != bases:
                 data = data.replace(b"\n", b"")
                 if width - bases > 1:
@@ -218,7 +221,7 @@ class FastaExtractor:
             count = last_line - first_line
             ends = np.ndarray((count,), np.uint8, mapped, start + bases, (width,))
             body = np.ndarray((count,), f"V{bases}", mapped, start, (width,)).tobytes()
-            data = body[lo % bases :] + mapped[tail : tail + (hi - 1) % bases + 1]
+            data = body[lo % bases :] + mapped[tail:end]
             stale = width == bases or not (ends == (13 if width - bases > 1 else 10)).all()
         if stale:
             raise InputFileError(
@@ -381,7 +384,7 @@ class FastaExtractor:
         mapped = self._file_map()
         offset, bases, width = self._layout[chrom]
         contig_length = self.chromosome_length(chrom)
-        if bases >= contig_length:  # the contig is one line
+        if bases >= contig_length and offset + contig_length <= len(mapped):  # the contig is one line
             return windows(np.frombuffer(mapped, np.uint8, contig_length, offset), length)[starts]
         span = (bases - 2 + length) // bases + 1  # most lines one window touches
         rows_readable = min(-(-contig_length // bases), (len(mapped) - offset) // width)
