@@ -376,7 +376,8 @@ class FastaExtractor:
         Plain FASTA: the contig's lines are a strided view of the memory map
         (one opaque item per line, terminators skipped); one fancy index
         into a sliding-window view of those lines copies every window's
-        lines, a second one cuts the window out of them.
+        lines, a second one cuts the window out of them (a one-line contig
+        is gathered like a contig in memory).
         """
         windows = np.lib.stride_tricks.sliding_window_view
         if self.in_memory:
