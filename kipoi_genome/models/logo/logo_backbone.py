@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kipoi_genome.models.logo.logo_layers import LogoEmbedding, LogoTransformerBlock
+from kipoi_genome.models.logo.logo_layers import LogoEmbedding, LogoTransformerBlock, take_positions
 from kipoi_genome.models.presets import PresetMixin
 from kipoi_genome.serialization import register
 
@@ -197,7 +197,7 @@ class LogoBackbone(PresetMixin, keras.Model):
             x = last(x, padding_mask=padding_mask, training=training)
             if output_positions is None:
                 return x
-            return ops.take_along_axis(x, ops.cast(output_positions, "int32")[..., None], axis=1)
+            return take_positions(x, output_positions)
         return last(x, padding_mask=padding_mask, training=training, query_positions=output_positions)
 
     def get_config(self):

@@ -179,6 +179,11 @@ class LogoEmbedding(keras.layers.Layer):
         return config
 
 
+def take_positions(x, positions):
+    """`x[b, positions[b, p]]`: `[B, T, H]` and int `[B, P]` -> `[B, P, H]`."""
+    return ops.take_along_axis(x, ops.cast(positions, "int32")[..., None], axis=1)
+
+
 def _before_trailing_padding(token_ids):
     """bool `[B, T]`: True up to and including each row's last non-zero id."""
     present = ops.cast(ops.not_equal(token_ids, 0), "int32")
@@ -318,8 +323,7 @@ class LogoTransformerBlock(keras.layers.Layer):
                     "`query_positions` needs a position-wise feed-forward. Received: "
                     "query_positions with conv_feedforward=True"
                 )
-            positions = ops.cast(query_positions, "int32")[..., None]  # [B, P, 1]
-            queries = ops.take_along_axis(inputs, positions, axis=1)  # [B, P, H]
+            queries = take_positions(inputs, query_positions)  # [B, P, H]
         attended = self._self_attention(queries, inputs, key_bias, training=training)
         x = self.attention_layer_norm(
             queries + self.attention_dropout(attended, training=training)
@@ -450,10 +454,7 @@ class LogoMaskedLMHead(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, mask_positions=None):
-        x = inputs
-        if mask_positions is not None:
-            positions = ops.cast(mask_positions, "int32")[..., None]  # [B, P, 1]
-            x = ops.take_along_axis(inputs, positions, axis=1)  # [B, P, H]
+        x = inputs if mask_positions is None else take_positions(inputs, mask_positions)  # [B, P, H]
         x = self.layer_norm(self.dense(x))  # [B, P, E]
         return self.token_embedding.logits(x) + ops.cast(self.output_bias, x.dtype)
 
