@@ -391,14 +391,15 @@ class FastaExtractor:
         rows_readable = min(-(-contig_length // bases), (len(mapped) - offset) // width)
         if bases > 4 * length or span > rows_readable:
             # lines much longer than the window (gathering them would waste), or a short contig
-            return np.stack([np.frombuffer(self._read(chrom, start, start + length), np.uint8) for start in starts])
-        first_line = starts // bases
-        # windows whose lines run past the readable rows (the contig's short last line at EOF)
-        late = np.flatnonzero(first_line + span > rows_readable)
-        lines = windows(np.ndarray((rows_readable,), f"V{bases}", mapped, offset, (width,)), span)
-        picked = lines[np.minimum(first_line, rows_readable - span)].view(np.uint8)
-        out = windows(picked, length, axis=1)[np.arange(len(starts)), starts % bases]
-        for row in late:
+            out, one_by_one = np.empty((len(starts), length), dtype=np.uint8), range(len(starts))
+        else:
+            first_line = starts // bases
+            lines = windows(np.ndarray((rows_readable,), f"V{bases}", mapped, offset, (width,)), span)
+            picked = lines[np.minimum(first_line, rows_readable - span)].view(np.uint8)
+            out = windows(picked, length, axis=1)[np.arange(len(starts)), starts % bases]
+            # windows whose lines run past the readable rows (the contig's short last line at EOF)
+            one_by_one = np.flatnonzero(first_line + span > rows_readable)
+        for row in one_by_one:
             start = int(starts[row])
             out[row] = np.frombuffer(self._read(chrom, start, start + length), dtype=np.uint8)
         return out  # case kept even with `uppercase`: the one-hot step ignores it
