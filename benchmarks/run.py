@@ -330,6 +330,11 @@ def bench_variants(args, summary, inference):
 CARRIED = " (from commit "
 
 
+def _section_of(label):
+    """The section whose summary rows begin like `label` (None if none)."""
+    return next((name for name, prefix in ROW_PREFIXES.items() if label.startswith(prefix)), None)
+
+
 def previous_summary(path):
     """`{section: [(row cells, commit)]}` of the Summary table already in `path`.
 
@@ -350,7 +355,7 @@ def previous_summary(path):
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if not line.startswith("| ") or cells[0] == "benchmark" or set(cells[0]) <= set("-:"):
             continue
-        section = next((name for name, prefix in ROW_PREFIXES.items() if cells[0].startswith(prefix)), None)
+        section = _section_of(cells[0])
         if section is not None:
             label, _, measured = cells[0].partition(CARRIED)
             rows.setdefault(section, []).append(([label, *cells[1:]], measured.rstrip(")") or commit))
@@ -377,7 +382,7 @@ def render_summary(summary, args, chosen=SECTIONS):
                 f"Rows of {', '.join(f'`{name}`' for name in carried)} were not rerun by this command: they are "
                 "carried over from the previous summary, each marked with the commit it was measured at.",
             ]
-            by_section = {name: [row for row in summary if row[0].startswith(ROW_PREFIXES[name])] for name in SECTIONS}
+            by_section = {name: [row for row in summary if _section_of(row[0]) == name] for name in SECTIONS}
             for name in carried:
                 by_section[name] = [[f"{row[0]}{CARRIED}{commit})", *row[1:]] for row, commit in previous[name]]
             rows = [row for name in SECTIONS for row in by_section[name]]
