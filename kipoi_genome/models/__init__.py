@@ -1,6 +1,13 @@
 """Model zoo: Enformer and LOGO, with named presets."""
 
-from kipoi_genome.models.enformer import Enformer
+from kipoi_genome.models.enformer import (
+    Enformer,
+    enformer_tracks,
+    head_track_table,
+    read_track_table,
+    select_tracks,
+    track_labels,
+)
 from kipoi_genome.models.logo import (
     LogoBackbone,
     LogoChromatin,
