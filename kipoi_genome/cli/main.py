@@ -14,6 +14,7 @@ import sys
 # Module names; a module may register a dashed command name (export_hub -> export-hub).
 SUBCOMMANDS = (
     "predict",
+    "predict_genes",
     "score_variants",
     "interpret",
     "plot",
