@@ -58,9 +58,10 @@ def test_enformer_tsv_and_vcf(tmp_path, example_vcf, capsys):
     assert main([*args, "--output", str(vcf_out), "--no-progress"]) == 0
     with gzip.open(vcf_out, "rt") as handle:
         assert handle.readline().startswith("##fileformat=VCFv4.2")
-    records = list(cyvcf2.VCF(str(vcf_out)))
-    assert [r.ID for r in records] == list(table["id"])
-    assert len(records[0].INFO.get("KG_human")) == 8
+    records = list(cyvcf2.VCF(str(vcf_out)))  # the input's records, scores per ALT allele
+    assert [r.ID for r in records] == ["rs0", "rs1", "rs2", "del1", "bad"]
+    assert [len(a.split("|")) for a in records[0].INFO.get("KG_human").split(",")] == [8, 8]
+    assert records[-1].INFO.get("KG_human") is None  # REF mismatch: not scored
 
     xla_out = tmp_path / "scores_xla.tsv"
     assert main([*args, "--output", str(xla_out), "--xla", "--no-progress"]) == 0

@@ -13,8 +13,10 @@ def add_parser(subparsers):
             "centred on the variant (indels: length-preserving windows, see "
             "docs/data_pipelines.md); LOGO masked-LM presets give the zero-shot "
             "log-likelihood ratio, LOGO variant prioritizers a probability. Writes a "
-            "TSV (chrom, pos, id, ref, alt, scores...) or, for .vcf.gz outputs, a "
-            "bgzipped VCF with KG_<score> INFO fields. Memory is bounded by one batch."
+            "TSV (chrom, pos, id, ref, alt, scores...) or, for .vcf.gz outputs, the input "
+            "VCF (every record and column kept, bgzipped) with KG_<score> INFO fields added: "
+            "Number=A, one entry per ALT allele, the tracks of an allele joined by '|'. "
+            "Memory is bounded by one batch."
         ),
     )
     parser.add_argument("--model", required=True, help="preset name or .keras file")
@@ -70,8 +72,9 @@ def run(args):
     if args.max_shift < 0:
         raise ValueError(f"--max-shift must be >= 0. Received: {args.max_shift}")
     shifts = tuple(range(-args.max_shift, args.max_shift + 1))
-    fasta = FastaExtractor(args.fasta)
+    # The model first: one that cannot score variants fails before any input is read.
     model = as_variant_scorer(load_model(args.model, precision=args.precision, jit_compile=args.xla))
+    fasta = FastaExtractor(args.fasta)
     summary = ScoringSummary()
     stream = score_variants(
         model,
@@ -87,7 +90,7 @@ def run(args):
         progress=not args.no_progress,
     )
     if args.output.endswith(".vcf.gz"):
-        write_scores_vcf(stream, args.output, fasta.chromosome_lengths)
+        write_scores_vcf(stream, args.output, fasta.chromosome_lengths, vcf=args.vcf, summary=summary)
     else:
         write_scores_tsv(stream, args.output)
     for message in summary.messages:

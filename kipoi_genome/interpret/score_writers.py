@@ -51,22 +51,34 @@ def write_scores_tsv(stream, path):
     return rows
 
 
-def write_scores_vcf(stream, path, contigs, source="kipoi-genome"):
-    """Writes bgzipped VCF, one biallelic record per variant allele.
+def write_scores_vcf(stream, path, contigs, source="kipoi-genome", vcf=None, summary=None, track_names=None):
+    """Writes bgzipped VCF with the scores as `KG_<name>` INFO fields.
 
-    Each score becomes an INFO field `KG_<name>` holding one value per track
-    (comma-separated, `Number=.`).
+    With `vcf` (the scored file), the output is that file's header and
+    records, unchanged but for the added INFO keys (see
+    `kipoi_genome.interpret.vcf_annotation`). Without it (variants that came
+    from no file), one new biallelic record per variant allele, each score
+    an INFO field holding one value per track (comma-separated, `Number=.`).
 
     Args:
         stream: iterable of `(VariantWindow, scores)`.
         path: output `.vcf.gz`.
-        contigs: dict contig -> length for the header.
-        source: `##source` header value.
+        contigs: dict contig -> length for the header (new records only).
+        source: `##source` header value (new records only).
+        vcf: path of the input VCF the stream was scored from, or None.
+        summary: `ScoringSummary` completed by the annotating writer, or None.
+        track_names: dict score name -> track names, for the annotating
+            writer's header, or None.
 
     Returns:
         Number of records written.
     """
     from Bio import bgzf
+
+    if vcf is not None:
+        from kipoi_genome.interpret.vcf_annotation import write_annotated_vcf
+
+        return write_annotated_vcf(stream, vcf, path, summary, track_names)["records"]
 
     rows = 0
     with atomic_output(path, suffix=".vcf.gz") as tmp:

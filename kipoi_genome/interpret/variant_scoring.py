@@ -43,15 +43,22 @@ class ScoringSummary:
     Attributes:
         scored: (variant, allele) pairs scored.
         ref_mismatches: pairs skipped because REF disagrees with the FASTA.
+        not_sequence: ALT alleles skipped because they are not sequence
+            (symbolic, ``*`` or ``.``); counted by writers that copy the
+            input records (`write_annotated_vcf`), else 0.
         messages: the first mismatch messages (one line each).
     """
 
     scored: int = 0
     ref_mismatches: int = 0
+    not_sequence: int = 0
     messages: list = dataclasses.field(default_factory=list)
 
     def __str__(self):
-        return f"scored {self.scored} variant alleles; skipped {self.ref_mismatches} with REF mismatches"
+        text = f"scored {self.scored} variant alleles; skipped {self.ref_mismatches} with REF mismatches"
+        if self.not_sequence:
+            text += f" and {self.not_sequence} not plain sequence (symbolic, '*' or '.')"
+        return text
 
 
 def reduce_scores(reference, alternative, score="sum", central_bins=None):
