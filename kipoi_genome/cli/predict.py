@@ -1,11 +1,13 @@
 """`kipoi-genome predict`: a model over BED regions of a FASTA -> TSV or HDF5."""
 
+import contextlib
 import importlib.resources
 import sys
 
 import numpy as np
 
 from kipoi_genome.atomic import atomic_output
+from kipoi_genome.cli import beam_options
 
 DEFAULT_MODEL = "logo_promoter_chr20"
 
@@ -28,7 +30,27 @@ def add_parser(subparsers):
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"preset name or .keras file (default {DEFAULT_MODEL})")
     parser.add_argument("--fasta", default=None, help="FASTA file (plain or bgzip + .fai/.gzi); default: shipped example")
     parser.add_argument("--bed", default=None, help="BED file of regions; default: shipped example")
-    parser.add_argument("--output", default="-", help="output .tsv or .h5 file, '-' for stdout (default)")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="output .tsv, .h5 or .parquet file, or a folder with --format bigwig; '-' for stdout (default, "
+        "unless only --output-embeddings is given)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("tsv", "h5", "parquet", "bigwig"),
+        default=None,
+        help="output format (default: from the --output suffix); bigwig: one .bw per track in the --output "
+        "folder, 128-bp bins over the predicted regions",
+    )
+    parser.add_argument("--head", default=None, help="output head for --format bigwig (default human, or the only one)")
+    parser.add_argument("--tracks", default=None, help="tracks for --format bigwig, e.g. 4828,5110 or 0-9 (default all)")
+    parser.add_argument("--track-table", default=None, help="local copy of the model's track table")
+    parser.add_argument(
+        "--output-embeddings",
+        default=None,
+        help="also write Enformer embeddings (the [bins, 2C] trunk output the heads read) to .h5 or .npy",
+    )
     parser.add_argument("--batch-size", type=int, default=4, help="regions per forward pass (default 4)")
     parser.add_argument(
         "--precision",
@@ -43,6 +65,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("--use-strand", action="store_true", help="reverse-complement minus-strand regions")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    beam_options.add_beam_arguments(parser, "regions", 100)
     parser.set_defaults(func=run)
 
 
@@ -69,11 +92,31 @@ def run(args):
     fasta = FastaExtractor(args.fasta or _example("chr20_44080000_44220000.fa"))
     intervals = read_bed(args.bed or _example("example_regions.bed"))
     check_intervals(intervals, fasta)
-    model = load_model(args.model, precision=args.precision, jit_compile=args.xla)
-    stream = predict_regions(
-        model, fasta, intervals, args.batch_size, args.use_strand, progress=not args.no_progress
-    )
-    if args.output.endswith(".h5"):
+    output_format = _output_format(args)
+    beam_options.check_beam_arguments(args)
+    if args.runner and (args.output_embeddings or output_format == "bigwig"):
+        raise ValueError(
+            f"--runner writes TSV, HDF5 or Parquet predictions. Received: "
+            f"{'--output-embeddings' if args.output_embeddings else '--output ' + args.output}"
+        )
+    # With --runner the workers load the model.
+    model = None if args.runner else load_model(args.model, precision=args.precision, jit_compile=args.xla)
+    if args.output_embeddings:
+        _write_embeddings(args, model, fasta, intervals)
+        if args.output is None:
+            return 0
+    args.output = args.output or "-"
+    if args.runner:  # the same outputs, from an Apache Beam pipeline (docs/scale.md)
+        stream = beam_options.region_stream(args, fasta, intervals)
+    else:
+        stream = predict_regions(
+            model, fasta, intervals, args.batch_size, args.use_strand, progress=not args.no_progress
+        )
+    if output_format == "bigwig":
+        _write_bigwig(args, model, fasta, stream)
+    elif output_format == "parquet":
+        _write_parquet(stream, args.output)
+    elif output_format == "h5":
         _write_hdf5(stream, args.output, len(intervals))
     else:
         _write_tsv(stream, args.output)
@@ -114,3 +157,61 @@ def _write_hdf5(stream, path, count):
         h5.create_dataset("start", data=np.array([r[1] for r in regions], dtype="int64"))
         h5.create_dataset("end", data=np.array([r[2] for r in regions], dtype="int64"))
         h5.create_dataset("name", data=[r[3] for r in regions], dtype=h5py.string_dtype())
+
+
+def _output_format(args):
+    """--format, else from the --output suffix; checks --output-embeddings' suffix early."""
+    from kipoi_genome.inference.embeddings import check_embedding_path
+
+    if args.output_embeddings:
+        check_embedding_path(args.output_embeddings)
+    if args.format == "bigwig":
+        if not args.output or args.output == "-":
+            raise ValueError(f"--format bigwig needs an --output folder. Received: {args.output!r}")
+        return "bigwig"
+    if args.format is not None:
+        return args.format
+    output = (args.output or "-").lower()
+    # Any other suffix is TSV, as before Parquet existed.
+    return "h5" if output.endswith((".h5", ".hdf5")) else "parquet" if output.endswith(".parquet") else "tsv"
+
+
+def _write_embeddings(args, model, fasta, intervals):
+    from kipoi_genome.inference.embeddings import embed_regions, write_embeddings
+
+    stream = embed_regions(model, fasta, intervals, args.batch_size, args.use_strand, progress=not args.no_progress)
+    rows = write_embeddings(stream, args.output_embeddings, len(intervals))
+    print(f"wrote embeddings of {rows} regions to {args.output_embeddings}", file=sys.stderr)
+
+
+def _write_bigwig(args, model, fasta, stream):
+    from kipoi_genome.inference.browser_tracks import write_bigwigs
+    from kipoi_genome.inference.genes import bin_layout, choose_head
+    from kipoi_genome.inference.track_selection import select_tracks
+
+    layout = bin_layout(model)
+    head = choose_head(model, args.head)
+    indices, names = select_tracks(model, head, args.tracks, args.track_table)
+    summary = write_bigwigs(
+        stream, args.output, fasta.chromosome_lengths, layout, head, indices, names,
+        use_strand=args.use_strand, progress=not args.no_progress,
+    )
+    if summary["dropped_overlap"]:
+        print(f"warning: {summary['dropped_overlap']} bins overlapping an earlier region were left out",
+              file=sys.stderr)
+    print(f"wrote {len(summary['files'])} bigWig files ({summary['bins']} bins each) to {args.output}",
+          file=sys.stderr)
+
+
+def _write_parquet(stream, path):
+    from kipoi_genome.tables import open_table
+
+    keys = ("chrom", "start", "end", "name", "strand")
+    table = None
+    with contextlib.ExitStack() as stack:
+        for interval, outputs in stream:
+            names, values = _columns(outputs)
+            if table is None:
+                table = stack.enter_context(open_table(path, keys, names, key_types={"start": int, "end": int}))
+            key = (interval.chrom, interval.start, interval.end, interval.name or ".", interval.strand)
+            table.write([key], np.asarray(values)[None])

@@ -335,6 +335,32 @@ class Enformer(PresetMixin, keras.Model):
         """
         return keras.Model(self.input, self.get_layer("final_gelu").output)
 
+    def embed(self, inputs):
+        """The trunk output that the heads read, `[B, target_length, 2C]`.
+
+        These are the embeddings people fine-tune on (3,072 channels for the
+        published model): the output of the final pointwise block and GELU,
+        computed as `call` computes them at inference (window by window when
+        `inference_chunk_length` is set), so each head applied to them gives
+        the model's own predictions.
+
+        Args:
+            inputs: float one-hot `[B, sequence_length, 4]`, ACGT order.
+
+        Returns:
+            tensor `[B, target_length, 2 * channels]`.
+        """
+        check_input_shape(inputs, self.sequence_length)
+        (x,) = self._standardize_inputs(inputs)
+        if self._chunks is not None:
+            x = self._chunked_trunk(x)
+        else:
+            for name in self._trunk_names:
+                x = self.get_layer(name)(x, training=False)
+        for name in self._body_names:
+            x = self.get_layer(name)(x, training=False)
+        return x
+
     def __call__(self, inputs, *args, **kwargs):
         check_input_shape(inputs, self.sequence_length)
         return super().__call__(inputs, *args, **kwargs)
