@@ -5,10 +5,11 @@ parser and sets `func` (a callable taking the parsed args and returning an
 exit code).
 """
 
-import argparse
 import importlib
 import os
 import sys
+
+from kipoi_genome.cli import errors
 
 # Subcommand modules under kipoi_genome.cli, in --help order.
 # Module names; a module may register a dashed command name (export_hub -> export-hub).
@@ -28,7 +29,7 @@ SUBCOMMANDS = (
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = errors.ArgumentParser(
         prog="kipoi-genome",
         description="Enformer and LOGO in Keras 3: predict, convert, train, export.",
     )
@@ -45,15 +46,19 @@ class CommandError(Exception):
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args) or 0
-    except (CommandError, ValueError, FileNotFoundError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"kipoi-genome {args.command}: error: {message}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # output piped into e.g. `head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    # The error contract (one line on stderr, exit 2; docs/errors.md) lives in cli/errors.py.
+    with errors.signals_as_exceptions():
+        try:
+            errors.import_tensorflow_quietly()
+            return args.func(args) or 0
+        except BrokenPipeError:  # output piped into e.g. `head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except (CommandError, *errors.expected_errors()) as error:
+            errors.report(args.command, error)
+            return errors.EXIT_BAD_INPUT
+        except (KeyboardInterrupt, errors.Terminated) as error:
+            return errors.report_interrupt(args.command, error)
 
 
 if __name__ == "__main__":

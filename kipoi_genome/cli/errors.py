@@ -1,0 +1,213 @@
+"""The CLI's error contract (docs/errors.md), in one place.
+
+Bad input ends a command with exit code 2 and exactly one line on stderr,
+``kipoi-genome COMMAND: error: MESSAGE``, with nothing printed before it:
+
+- `EXPECTED_ERRORS` lists the error classes that mean bad input or a bad
+  environment (the data layer's `InputFileError` is a ValueError; OSError
+  covers a missing file, a directory given as output, a read-only folder, a
+  full disk); `error_line` turns one into its single line.
+- `import_tensorflow_quietly` imports TensorFlow with file descriptor 2
+  captured: its C++ libraries log through absl before `absl::InitializeLog`
+  (e.g. ``cudart_stub.cc: Could not find cuda drivers``, once per shared
+  library that bundles absl), which ignores ``TF_CPP_MIN_LOG_LEVEL``.
+- `close_progress_bars` closes (and erases) open tqdm bars, so a bar that
+  belongs to an abandoned generator is not redrawn after the error line.
+- `signals_as_exceptions` turns SIGTERM and SIGHUP into `Terminated`, so
+  `finally` blocks and `kipoi_genome.atomic.atomic_output` remove temporary
+  files as they do for Ctrl-C (KeyboardInterrupt); the exit code is
+  128 + the signal number, as a shell reports a signal death.
+
+Nothing imports this module but `kipoi_genome.cli.main`.
+"""
+
+import argparse
+import contextlib
+import logging
+import os
+import re
+import signal
+import sys
+import tempfile
+import threading
+
+# Bad input or environment: one line, exit code 2. Anything else is a bug and
+# keeps its traceback (exit code 1).
+EXPECTED_ERRORS = (ValueError, KeyError, OSError)
+
+# TensorFlow runtime errors that describe the input or the machine, not a bug.
+_TF_EXPECTED = ("DataLossError", "NotFoundError", "PermissionDeniedError", "ResourceExhaustedError")
+
+EXIT_BAD_INPUT = 2
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM or SIGHUP.
+
+    A BaseException (like KeyboardInterrupt), so `except Exception` clauses
+    do not swallow it and cleanup code runs on the way out.
+
+    Args:
+        signum: int. The signal received.
+    """
+
+    def __init__(self, signum):
+        self.signum = signum
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+
+
+def expected_errors():
+    """`EXPECTED_ERRORS` plus TensorFlow's input-related `OpError`s when TF is loaded.
+
+    Returns:
+        tuple of exception classes.
+    """
+    classes = EXPECTED_ERRORS
+    tf_errors = getattr(sys.modules.get("tensorflow"), "errors", None)
+    if tf_errors is not None:
+        classes += tuple(getattr(tf_errors, name) for name in _TF_EXPECTED if hasattr(tf_errors, name))
+    return classes
+
+
+def _one_line(text):
+    return re.sub(r"\s*\n\s*", " ", str(text)).strip()
+
+
+def error_message(error):
+    """The message of an expected error, on one line.
+
+    OSErrors read ``PATH: reason`` (``out.tsv: Is a directory``), KeyErrors
+    their message without quotes, TensorFlow errors their first line.
+
+    Args:
+        error: an instance of one of `expected_errors()`.
+
+    Returns:
+        str without newlines.
+    """
+    if isinstance(error, OSError) and error.strerror:
+        names = [os.fspath(n) for n in (error.filename, error.filename2) if n is not None]
+        return _one_line(": ".join([" -> ".join(names), error.strerror] if names else [error.strerror]))
+    if isinstance(error, KeyError) and error.args:
+        return _one_line(error.args[0])
+    message = getattr(error, "message", None) if type(error).__name__ in _TF_EXPECTED else None
+    if message:
+        return _one_line(str(message).splitlines()[0])
+    return _one_line(error) or type(error).__name__
+
+
+def error_line(command, error):
+    """``kipoi-genome COMMAND: error: MESSAGE`` (see `error_message`)."""
+    return f"kipoi-genome {command}: error: {error_message(error)}"
+
+
+def close_progress_bars():
+    """Closes every open tqdm bar, erasing its line (no-op when tqdm is not loaded)."""
+    tqdm_module = sys.modules.get("tqdm.std")
+    if tqdm_module is None:
+        return
+    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
+        bar.leave = False
+        with contextlib.suppress(Exception):
+            bar.close()
+
+
+def report(command, error, stream=None):
+    """Closes progress bars, then writes `error_line` to stderr (or `stream`)."""
+    close_progress_bars()
+    stream = stream or sys.stderr
+    stream.write(error_line(command, error) + "\n")
+    stream.flush()
+
+
+def report_interrupt(command, error):
+    """Reports a KeyboardInterrupt or `Terminated` on one line.
+
+    Returns:
+        int. The exit code, 128 + the signal number (130 for Ctrl-C, 143 for
+        SIGTERM).
+    """
+    signum = getattr(error, "signum", signal.SIGINT)
+    report(command, Interrupted(f"interrupted by {signal.Signals(signum).name}"))
+    return 128 + signum
+
+
+class Interrupted(Exception):
+    """The message of an interrupted command (see `report_interrupt`)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """`argparse.ArgumentParser` whose usage errors are one line (exit code 2).
+
+    The subcommand parsers inherit the class.
+    """
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _quiet_requested():
+    # main() defaults TF_CPP_MIN_LOG_LEVEL to 3; a user who lowers it to see
+    # TensorFlow's logs gets them uncaptured.
+    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3").strip() == "3"
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow and Keras with stderr (fd 2) captured.
+
+    What they print while loading (absl's pre-initialisation log lines,
+    Python warnings) is dropped; if the import fails it is replayed before
+    the exception propagates. TensorFlow's Python loggers are set to ERROR.
+    Does nothing beyond the import when ``TF_CPP_MIN_LOG_LEVEL`` is set to
+    something other than 3, or when TensorFlow is already imported.
+    """
+    if "tensorflow" in sys.modules or not _quiet_requested():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+        except BaseException:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            log.seek(0)
+            os.write(2, log.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def signals_as_exceptions(signums=(signal.SIGTERM, signal.SIGHUP)):
+    """Within the block, the given signals raise `Terminated` in the main thread.
+
+    After the first signal the handlers ignore further ones, so cleanup on
+    the way out is not interrupted. Previous handlers are restored on exit.
+    Outside the main thread (where Python cannot install handlers) this does
+    nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        for number in signums:
+            signal.signal(number, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {number: signal.signal(number, handler) for number in signums}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
