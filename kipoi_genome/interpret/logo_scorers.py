@@ -55,9 +55,35 @@ class PrioritizerScorer:
 
 
 def as_variant_scorer(model):
-    """Wraps LOGO models in their scorer; other models are returned unchanged."""
+    """Wraps LOGO models in their scorer; track models are returned unchanged.
+
+    Args:
+        model: a zoo model.
+
+    Returns:
+        A `ZeroShotScorer`, a `PrioritizerScorer`, or `model` itself when it
+        is a track model (one-hot `[B, L, 4]` in, fixed `L`) or already has
+        `score_variant_windows`.
+
+    Raises:
+        ValueError: the model cannot score variants (e.g. a LOGO promoter or
+            chromatin classifier, a bare backbone), so callers can stop
+            before reading any input.
+    """
     if isinstance(model, LogoMaskedLM):
         return ZeroShotScorer(model)
     if isinstance(model, LogoVariantPrioritizer):
         return PrioritizerScorer(model)
+    if hasattr(model, "score_variant_windows"):
+        return model
+    try:
+        shape = tuple(model.input_shape)
+    except (AttributeError, TypeError, ValueError):
+        shape = None
+    if shape is None or len(shape) != 3 or not isinstance(shape[1], int) or shape[2] != 4:
+        raise ValueError(
+            f"{type(model).__name__} cannot score variants: use a track model "
+            "(one-hot input of fixed length, e.g. an Enformer), a LOGO masked LM "
+            f"(zero-shot) or a LOGO variant prioritizer. Received input shape: {shape}"
+        )
     return model

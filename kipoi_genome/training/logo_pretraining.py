@@ -23,6 +23,7 @@ import functools
 import gzip
 import itertools
 import json
+import logging
 import math
 import pathlib
 import time
@@ -34,6 +35,7 @@ import tensorflow as tf
 from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM, mask_tokens
 from kipoi_genome.models.logo.logo_masked_lm import masked_lm_loss
 from kipoi_genome.tokenizers import KmerTokenizer, base_codes
+from kipoi_genome.training.checkpoints import restore_newest
 from kipoi_genome.training.trainer import mixed_precision_scope
 
 # ----------------------------------------------------------------------------
@@ -475,7 +477,6 @@ def pretrain(config, strategy=None):
     strategy = strategy or tf.distribute.get_strategy()
     output = pathlib.Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
-    (output / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
     sequence, contig = read_contig(config.fasta, config.contig)
     train_region, eval_region = _regions(config, sequence, contig)
     tokenizer = KmerTokenizer(k=config.k)
@@ -504,8 +505,10 @@ def pretrain(config, strategy=None):
         step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
     manager = tf.train.CheckpointManager(checkpoint, str(output / "checkpoints"), max_to_keep=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+    # A truncated latest checkpoint falls back to the newest good one (with a warning).
+    for path, reason in restore_newest(checkpoint, str(output / "checkpoints"), partial=True).skipped:
+        logging.getLogger("kipoi_genome").warning(f"warning: {path}: unreadable checkpoint skipped ({reason})")
+    (output / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
     start_step = int(step_var.numpy())
 
     windows = RandomWindows(

@@ -53,6 +53,7 @@ step and per evaluation), `eval.json` (last evaluation), `final.weights.h5`,
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import time
@@ -62,11 +63,14 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
+from kipoi_genome.atomic import atomic_output
 from kipoi_genome.dtype_scope import policy_scope
-from kipoi_genome.training import distribute, losses, schedules
+from kipoi_genome.training import checkpoints, distribute, losses, schedules
 from kipoi_genome.training.task import get_task_builder
 
 __all__ = ["TrainResult", "Trainer", "train", "build_optimizer"]
+
+logger = logging.getLogger("kipoi_genome")
 
 
 @dataclasses.dataclass
@@ -215,20 +219,37 @@ class Trainer:
         return os.path.join(directory, f"_worker_{distribute.worker_index(self.strategy)}")
 
     def restore(self):
-        """Restores the latest checkpoint of the chief, if any.
+        """Restores the newest readable checkpoint of the chief, if any.
+
+        A truncated or corrupt latest checkpoint is skipped with a warning
+        (stderr and `train_log.jsonl`) in favour of the newest good one (see
+        `checkpoints.restore_newest`).
 
         Returns:
             int. The restored step (0 when starting fresh).
+
+        Raises:
+            ValueError: no checkpoint is readable, or the newest readable one
+                does not fit the model (the config changed).
         """
-        latest = tf.train.latest_checkpoint(os.path.join(self.output_dir, "checkpoints"))
-        if latest is None:
-            self.resumed_from = 0
-            return 0
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
-        self.resumed_from = self.step
-        self._iterators = {}
-        self._log({"event": "restored", "step": self.resumed_from, "checkpoint": latest})
+        restored = self._restore_quietly()
+        self._log_restore(restored)
         return self.resumed_from
+
+    def _restore_quietly(self):
+        """`restore` without writing anything (train() validates before touching output_dir)."""
+        restored = checkpoints.restore_newest(self.checkpoint, os.path.join(self.output_dir, "checkpoints"))
+        self.resumed_from = self.step if restored.path else 0
+        self._iterators = {}
+        return restored
+
+    def _log_restore(self, restored):
+        for path, reason in restored.skipped:
+            if self.is_chief:
+                logger.warning(f"warning: {path}: unreadable checkpoint skipped ({reason})")
+            self._log({"event": "checkpoint_skipped", "checkpoint": path, "reason": reason}, echo=False)
+        if restored.path:
+            self._log({"event": "restored", "step": self.resumed_from, "checkpoint": restored.path})
 
     def save_checkpoint(self):
         """Saves model and optimizer at the current step (all workers call this)."""
@@ -477,9 +498,10 @@ def train(config, strategy=None, task=None):
     if task is None:
         task = get_task_builder(config.task)(config)
     trainer = Trainer(task, config, strategy)
+    # Nothing in output_dir changes before the checkpoint to resume from is validated.
+    restored = trainer._restore_quietly()
     if trainer.is_chief:
-        os.makedirs(trainer.output_dir, exist_ok=True)
-        with open(os.path.join(trainer.output_dir, "config.yaml"), "w") as handle:
+        with atomic_output(os.path.join(trainer.output_dir, "config.yaml"), "w", suffix=".yaml") as handle:
             yaml.safe_dump(config.to_dict(), handle, sort_keys=False)
     trainer._log(
         {
@@ -489,7 +511,8 @@ def train(config, strategy=None, task=None):
             "target_step": config.train.steps,
         }
     )
-    resumed_from = trainer.restore()
+    trainer._log_restore(restored)
+    resumed_from = trainer.resumed_from
     last_loss = trainer.fit()
     evaluation = trainer.evaluate() if task.eval_streams else {}
     trainer.save_final_weights()
