@@ -184,3 +184,29 @@ def test_tss_past_contig_end_names_line(tmp_path, capsys):
                  "--output", str(tmp_path / "o.tsv"), "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "tss.bed:2: TSS of B lies past the end of c1 (length 200)" in err
+
+
+def test_predict_genes_published_track_names(shared_dir, tmp_path):
+    """A 5,313-track human head with the shared table: real names, `CAGE:*K562*` selection."""
+    model = Enformer(
+        channels=48, num_transformer_layers=1, num_heads=2, heads={"human": 5313},
+        sequence_length=LENGTH, target_length=BINS, filter_divisible_by=8,
+    )
+    path = tmp_path / "wide.keras"
+    model.save(path)
+    table_path = shared_dir / "data" / "enformer" / "targets_human.txt.gz"
+    targets = pd.read_csv(table_path, sep="\t")
+    k562_cage = [i for i, d in enumerate(targets["description"]) if d.startswith("CAGE:") and "k562" in d.lower()]
+    assert k562_cage
+    bed = tmp_path / "tss.bed"
+    bed.write_text("chr20\t42984340\t42984341\tHNF4A\t2\t+\n")
+    fasta_path = shared_dir / "data" / "reference" / "GRCh37_chr20.fa.gz"
+    out = tmp_path / "genes.parquet"
+    assert main(["predict-genes", "--model", str(path), "--fasta", str(fasta_path), "--genes", str(bed),
+                 "--output", str(out), "--track-table", str(table_path), "--tracks", "CAGE:*K562*",
+                 "--no-progress"]) == 0
+    result = pd.read_parquet(out)
+    expected_names = [f"human:{targets['identifier'][i]}:{targets['description'][i]}" for i in k562_cage]
+    assert list(result.columns[5:]) == expected_names
+    value = expected_tss_value(model, pyfaidx.Fasta(str(fasta_path)), "chr20", 42984340)
+    np.testing.assert_allclose(result.iloc[0, 5:].to_numpy(float), value[k562_cage], rtol=1e-5, atol=1e-6)

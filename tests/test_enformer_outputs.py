@@ -182,5 +182,5 @@ def test_bad_output_names_exit_2(tiny, genome, tmp_path, capsys):
     assert main([*args, "--format", "bigwig"]) == 2
     assert "--format bigwig needs an --output folder" in capsys.readouterr().err
     assert main([*args, "--format", "bigwig", "--output", str(tmp_path / "t"), "--tracks", "7"]) == 2
-    assert "Track 7 is out of range 0..2" in capsys.readouterr().err
+    assert "--tracks '7': the head has tracks 0-2" in capsys.readouterr().err
     assert not (tmp_path / "t").exists() or not any((tmp_path / "t").iterdir())
