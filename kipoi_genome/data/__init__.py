@@ -6,7 +6,7 @@ model inputs (`variant_windows`, tf.data datasets, TFRecords, Kipoi
 dataloaders).
 """
 
-from kipoi_genome.data.errors import InputFileError, RefMismatchError
+from kipoi_genome.data.errors import DamagedFileError, InputFileError, RefMismatchError
 from kipoi_genome.data.fasta import FastaExtractor
 from kipoi_genome.data.intervals import Interval, check_intervals, iter_bed, parse_region, read_bed
 from kipoi_genome.data.transforms import (

@@ -45,3 +45,7 @@ class InputFileError(ValueError):
 
 class RefMismatchError(InputFileError):
     """A variant whose REF allele disagrees with the reference FASTA."""
+
+
+class DamagedFileError(InputFileError):
+    """A truncated or corrupt compressed (gzip/bgzip) input file."""

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from kipoi_genome.data.errors import InputFileError
+from kipoi_genome.data.textfiles import DECOMPRESSION_ERRORS, decompression_error
 from kipoi_genome.data.transforms import check_sequence, one_hot_encode, reverse_complement
 
 _STRANDS = ("+", "-", ".")
@@ -20,13 +21,29 @@ def _is_gzip(path):
         return handle.read(2) == b"\x1f\x8b"
 
 
+# Biopython's BGZF reader on truncated or corrupt blocks: besides the gzip
+# errors, RuntimeError ("Decompressed to N, not M") and, when reading,
+# ValueError ("Within offset ... but block size only 0").
+_BGZF_ERRORS = (*DECOMPRESSION_ERRORS, RuntimeError)
+
+
 def _open_faidx(path, uppercase):
     import pyfaidx
 
+    indexes = (path + ".fai", path + ".gzi") if _is_gzip(path) else (path + ".fai",)
+    missing = [os.path.basename(index) for index in indexes if not os.path.exists(index)]
+    if missing and not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        raise InputFileError(
+            path, None,
+            f"the FASTA has no index ({' and '.join(missing)}) and its folder is not writable: index it "
+            f"where it can be written (samtools faidx {path}) or copy the FASTA to a writable folder",
+        )
     try:
         return pyfaidx.Faidx(
             path, as_raw=True, sequence_always_upper=uppercase, build_index=True
         )
+    except _BGZF_ERRORS as error:
+        raise decompression_error(path, error, "FASTA") from None
     except ImportError as error:  # bgzip needs Biopython
         raise ImportError(
             f"Reading the block-gzipped FASTA {path} needs Biopython (pyfaidx "
@@ -37,6 +54,11 @@ def _open_faidx(path, uppercase):
         raise InputFileError(path, None, f"malformed FASTA: {message}") from None
     except (pyfaidx.UnsupportedCompressionFormat, OSError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "may not be writable" in message:
+            # pyfaidx reports any I/O error while indexing as an unwritable
+            # index (with advice for its Python API); the folder is writable
+            # (checked above), so reading the FASTA failed.
+            message = "cannot read it to build its index (truncated or corrupt gzip/bgzip data?)"
         raise InputFileError(path, None, f"cannot open FASTA: {message}") from None
 
 
@@ -200,7 +222,11 @@ class FastaExtractor:
         """Bytes of ``chrom:[lo, hi)`` from the file, ``0 <= lo < hi <= length``."""
         mapped = self._file_map()
         if mapped is None:
-            return self._to_bytes(self._faidx.fetch(chrom, lo + 1, hi), chrom)
+            try:
+                text = self._faidx.fetch(chrom, lo + 1, hi)
+            except (*_BGZF_ERRORS, ValueError) as error:  # ValueError: Biopython on a block cut short
+                raise decompression_error(self.path, error, "FASTA") from None
+            return self._to_bytes(text, chrom)
         offset, bases, width = self._layout[chrom]
         first_line, last_line = lo // bases, (hi - 1) // bases
         tail = offset + last_line * width  # the last line's first byte

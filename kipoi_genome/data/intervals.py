@@ -3,8 +3,8 @@
 import dataclasses
 import os
 
-from kipoi_genome.data.errors import InputFileError
-from kipoi_genome.data.textfiles import open_text
+from kipoi_genome.data.errors import DamagedFileError, InputFileError
+from kipoi_genome.data.textfiles import check_compressed, iter_lines
 from kipoi_genome.data.transforms import resize_interval
 
 _STRANDS = ("+", "-", ".")
@@ -75,42 +75,43 @@ def iter_bed(path):
         Interval, with `source` and `line` set.
 
     Raises:
-        InputFileError: for a missing or empty file, or a malformed line
-            (fewer than 3 columns, non-integer or negative start, end before
-            start, bad strand), naming the file, line and value.
+        InputFileError: for a missing or empty file, binary data, truncated
+            or corrupt gzip/bgzip data, or a malformed line (fewer than 3
+            columns, non-integer or negative start, end before start, bad
+            strand), naming the file, line and value.
     """
     path = os.fspath(path)
-    with open_text(path, "BED") as handle:
-        try:
-            for number, raw in enumerate(handle, start=1):
-                text = raw.rstrip("\r\n")
-                if not text.strip() or text.startswith(("#", "track", "browser")):
-                    continue
-                fields = text.split("\t") if "\t" in text else text.split()
-                if len(fields) < 3:
-                    raise InputFileError(
-                        path, number, f"BED line has {len(fields)} column(s), needs at least 3", text
-                    )
-                chrom = fields[0]
-                if not chrom:
-                    raise InputFileError(path, number, "empty chromosome name", text)
-                start = _parse_int(fields[1], path, number, "start")
-                end = _parse_int(fields[2], path, number, "end")
-                if start < 0:
-                    raise InputFileError(path, number, "negative BED start", fields[1])
-                if end < start:
-                    raise InputFileError(
-                        path, number, "BED end is before start", f"{start}\t{end}"
-                    )
-                name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else None
-                strand = fields[5] if len(fields) > 5 else "."
-                if strand not in _STRANDS:
-                    raise InputFileError(path, number, "BED strand must be +, - or .", strand)
-                yield Interval(
-                    chrom, start, end, name, strand, tuple(fields[6:]), path, number
+    try:
+        for number, text in iter_lines(path, "BED"):
+            if not text.strip() or text.startswith(("#", "track", "browser")):
+                continue
+            fields = text.split("\t") if "\t" in text else text.split()
+            if len(fields) < 3:
+                raise InputFileError(
+                    path, number, f"BED line has {len(fields)} column(s), needs at least 3", text
                 )
-        except UnicodeDecodeError:
-            raise InputFileError(path, None, "BED file is not UTF-8 text") from None
+            chrom = fields[0]
+            if not chrom:
+                raise InputFileError(path, number, "empty chromosome name", text)
+            start = _parse_int(fields[1], path, number, "start")
+            end = _parse_int(fields[2], path, number, "end")
+            if start < 0:
+                raise InputFileError(path, number, "negative BED start", fields[1])
+            if end < start:
+                raise InputFileError(
+                    path, number, "BED end is before start", f"{start}\t{end}"
+                )
+            name = fields[3] if len(fields) > 3 and fields[3] not in ("", ".") else None
+            strand = fields[5] if len(fields) > 5 else "."
+            if strand not in _STRANDS:
+                raise InputFileError(path, number, "BED strand must be +, - or .", strand)
+            yield Interval(
+                chrom, start, end, name, strand, tuple(fields[6:]), path, number
+            )
+    except InputFileError as error:
+        if not isinstance(error, DamagedFileError):
+            check_compressed(path, "BED")  # damage first: it can inflate to garbage lines
+        raise
 
 
 def read_bed(path):

@@ -1,11 +1,12 @@
-"""Variants from VCF / VCF.gz / BCF files through cyvcf2."""
+"""Variants from VCF / VCF.gz files (parsed in Python) and BCF files (through cyvcf2)."""
 
 import dataclasses
+import gzip
 import os
 import warnings
 
-from kipoi_genome.data.errors import InputFileError
-from kipoi_genome.data.textfiles import open_text, read_line
+from kipoi_genome.data.errors import DamagedFileError, InputFileError
+from kipoi_genome.data.textfiles import DECOMPRESSION_ERRORS, check_compressed, iter_lines
 
 _ALLELE_CHARS = set("ACGTNacgtn")
 
@@ -57,14 +58,148 @@ class Variant:
         return f"{self.chrom}:{self.pos}:{self.ref}>{self.alt}"
 
 
-def _count_header_lines(path):
-    count = 0
-    with open_text(path, "VCF") as handle:
-        for line in handle:
-            if not line.startswith("#"):
+_HEADER_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+_BCF_MAGIC = b"BCF\x02"
+
+
+def _is_bcf(path):
+    """Whether `path` is a BCF file (by its name, or its magic after gzip/BGZF)."""
+    if path.endswith(".bcf"):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+        if head[:2] == b"\x1f\x8b":
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(4)
+    except (OSError, *DECOMPRESSION_ERRORS):
+        return False  # reported with its line by the text reader
+    return head == _BCF_MAGIC
+
+
+def _record_lines(path):
+    """Yields `(line_number, text)` of the record lines of a text VCF.
+
+    Checks the header (``##fileformat=VCF`` first, then the ``#CHROM`` line
+    with the 8 fixed columns) and skips blank lines.
+    """
+    lines = iter_lines(path, "VCF")
+    number, text = next(lines, (1, ""))
+    if not text.startswith("##fileformat=VCF"):
+        raise InputFileError(path, None, "not a valid VCF file: the first line must be ##fileformat=VCFv4.x", text)
+    for number, text in lines:
+        if not text.startswith("##"):
+            break
+    else:
+        raise InputFileError(path, None, "not a valid VCF file: no #CHROM header line")
+    if not text.startswith("#CHROM"):
+        raise InputFileError(path, number, "not a valid VCF file: no #CHROM header line before the records", text)
+    if text.split("\t")[:8] != _HEADER_COLUMNS:
+        raise InputFileError(
+            path, number, "VCF header line must be #CHROM POS ID REF ALT QUAL FILTER INFO (tab-separated)", text
+        )
+    for number, text in lines:
+        if text.strip():
+            yield number, text
+
+
+def _parse_record(path, number, text, skip_unsupported):
+    """Variants of one VCF record line, and the number of alleles skipped.
+
+    Every field used is checked in Python, so that no line reaches a C parser
+    unvalidated (cyvcf2 0.35.0 crashes on a line without a tab).
+    """
+    fields = text.split("\t", 8)
+    if len(fields) < 8:
+        raise InputFileError(
+            path, number,
+            f"malformed VCF record: {len(fields)} tab-separated column(s), needs 8 "
+            "(CHROM POS ID REF ALT QUAL FILTER INFO)",
+            text,
+        )
+    chrom, pos, variant_id, ref, alt_field = fields[:5]
+    if not chrom or chrom.startswith("#") or any(c.isspace() for c in chrom):
+        raise InputFileError(path, number, "malformed VCF record: CHROM must be a contig name", chrom)
+    if not (pos.isascii() and pos.isdigit()) or int(pos) < 1:
+        raise InputFileError(path, number, "malformed VCF record: POS must be a positive integer", pos)
+    if not ref or not set(ref) <= _ALLELE_CHARS:
+        raise InputFileError(path, number, "REF allele must be ACGTN", ref)
+    if alt_field in ("", "."):
+        if not skip_unsupported:
+            raise InputFileError(path, number, "record has no ALT allele", alt_field)
+        return [], 1
+    variant_id = variant_id if variant_id not in ("", ".") else None
+    variants, skipped = [], 0
+    for alt in alt_field.split(","):
+        if not set(alt) <= _ALLELE_CHARS or not alt:
+            if _is_unsupported_allele(alt):
+                if not skip_unsupported:
+                    raise InputFileError(path, number, "non-sequence ALT allele", alt)
+                skipped += 1
+                continue
+            raise InputFileError(path, number, "ALT allele must be ACGTN", alt)
+        variants.append(Variant(chrom, int(pos), variant_id, ref.upper(), alt.upper(), path, number))
+    return variants, skipped
+
+
+def _iter_text_vcf(path, skip_unsupported):
+    # One checking pass first: a truncated or corrupt file is reported before
+    # the first variant is yielded (and scored), not after everything before it.
+    try:
+        for number, text in _record_lines(path):
+            _parse_record(path, number, text, skip_unsupported)
+    except InputFileError as error:
+        if not isinstance(error, DamagedFileError):
+            check_compressed(path, "VCF")
+        raise
+    skipped = 0
+    for number, text in _record_lines(path):
+        variants, count = _parse_record(path, number, text, skip_unsupported)
+        skipped += count
+        yield from variants
+    return skipped
+
+
+def _iter_bcf(path, skip_unsupported):
+    import cyvcf2
+
+    try:
+        reader = cyvcf2.VCF(path, lazy=True)
+    except (OSError, Exception) as error:  # cyvcf2 raises OSError or a bare Exception
+        raise InputFileError(path, None, f"not a valid BCF file: {str(error).splitlines()[0]}") from None
+    skipped, number = 0, 0
+    try:
+        records = iter(reader)
+        while True:
+            number += 1
+            try:
+                record = next(records)
+            except StopIteration:
                 break
-            count += 1
-    return count
+            except Exception:  # htslib parse errors surface as a bare Exception
+                raise InputFileError(path, None, f"malformed BCF record (record {number})") from None
+            ref = record.REF
+            if not ref or not set(ref) <= _ALLELE_CHARS:
+                raise InputFileError(path, None, f"REF allele must be ACGTN (record {number})", ref)
+            alts = record.ALT
+            if not alts:
+                if not skip_unsupported:
+                    raise InputFileError(path, None, f"record {number} has no ALT allele", ".")
+                skipped += 1
+                continue
+            variant_id = record.ID if record.ID not in (None, ".") else None
+            for alt in alts:
+                if not set(alt) <= _ALLELE_CHARS:
+                    if _is_unsupported_allele(alt):
+                        if not skip_unsupported:
+                            raise InputFileError(path, None, f"non-sequence ALT allele (record {number})", alt)
+                        skipped += 1
+                        continue
+                    raise InputFileError(path, None, f"ALT allele must be ACGTN (record {number})", alt)
+                yield Variant(record.CHROM, int(record.POS), variant_id, ref.upper(), alt.upper(), path, None)
+    finally:
+        reader.close()
+    return skipped
 
 
 def iter_vcf(path, skip_unsupported=True):
@@ -75,6 +210,12 @@ def iter_vcf(path, skip_unsupported=True):
     ``*`` and missing ALTs (``.``) cannot be turned into sequence; they are
     skipped with one summary warning (or raise with ``skip_unsupported=False``).
 
+    A text VCF (plain, gzip or bgzip) is parsed in Python: CHROM, POS, ID,
+    REF and ALT are checked on every line, blank lines are skipped, and the
+    whole file is checked once before the first variant is yielded, so a
+    malformed line or a truncated ``.vcf.gz`` stops a run before any work.
+    BCF (by name or content) is read through cyvcf2.
+
     Args:
         path: str or os.PathLike.
         skip_unsupported: bool. Skip (True, default) or reject alleles that
@@ -82,59 +223,18 @@ def iter_vcf(path, skip_unsupported=True):
 
     Yields:
         Variant, with `source` and `line` set (line numbers count the header,
-        so they match the decompressed text file).
+        so they match the decompressed text file; None for BCF).
 
     Raises:
-        InputFileError: for a missing, empty or non-VCF file, or a malformed
-            record (unparseable line, REF or ALT with characters other than
-            ACGTN), naming the file, line and value.
+        InputFileError: for a missing, empty, binary or non-VCF file, a
+            truncated or corrupt gzip/bgzip stream, or a malformed record
+            (fewer than 8 tab-separated columns, POS not a positive integer,
+            REF or ALT with characters other than ACGTN), naming the file,
+            line and value.
     """
-    import cyvcf2
-
     path = os.fspath(path)
-    is_text = not path.endswith(".bcf")
-    header_lines = _count_header_lines(path) if is_text else 0
-    try:
-        reader = cyvcf2.VCF(path, lazy=True)
-    except (OSError, Exception) as error:  # cyvcf2 raises OSError or a bare Exception
-        raise InputFileError(path, None, f"not a valid VCF file: {str(error).splitlines()[0]}") from None
-    skipped = 0
-    number = header_lines
-    try:
-        records = iter(reader)
-        while True:
-            number += 1
-            try:
-                record = next(records)
-            except StopIteration:
-                break
-            except Exception:  # htslib parse errors surface as a bare Exception
-                line = read_line(path, number) if is_text else None
-                raise InputFileError(path, number if is_text else None, "malformed VCF record", line) from None
-            line_no = number if is_text else None
-            ref = record.REF
-            if not ref or not set(ref) <= _ALLELE_CHARS:
-                raise InputFileError(path, line_no, "REF allele must be ACGTN", ref)
-            alts = record.ALT
-            if not alts:
-                if not skip_unsupported:
-                    raise InputFileError(path, line_no, "record has no ALT allele", ".")
-                skipped += 1
-                continue
-            variant_id = record.ID if record.ID not in (None, ".") else None
-            for alt in alts:
-                if not set(alt) <= _ALLELE_CHARS:
-                    if _is_unsupported_allele(alt):
-                        if not skip_unsupported:
-                            raise InputFileError(path, line_no, "non-sequence ALT allele", alt)
-                        skipped += 1
-                        continue
-                    raise InputFileError(path, line_no, "ALT allele must be ACGTN", alt)
-                yield Variant(
-                    record.CHROM, int(record.POS), variant_id, ref.upper(), alt.upper(), path, line_no
-                )
-    finally:
-        reader.close()
+    reader = _iter_bcf if _is_bcf(path) else _iter_text_vcf
+    skipped = yield from reader(path, skip_unsupported)
     if skipped:
         warnings.warn(f"{path}: skipped {skipped} ALT allele(s) that are not plain sequence (symbolic, '*' or '.')")
 

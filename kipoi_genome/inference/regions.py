@@ -1,5 +1,6 @@
 """Streams predictions for BED regions of a FASTA through any zoo model."""
 
+import logging
 import os
 
 import keras
@@ -7,16 +8,23 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kipoi_genome.batching import batched
-from kipoi_genome.data import FastaExtractor
+from kipoi_genome.data import FastaExtractor, InputFileError, check_sequence
+from kipoi_genome.inference.keras_files import load_keras_file
 from kipoi_genome.inference.precision import dtype_policy, with_precision
 from kipoi_genome.models import presets
 
 
-def load_model(name_or_path, precision="float32", jit_compile=False):
+def load_model(name_or_path, precision="float32", jit_compile=False, load_weights=True):
     """A preset name or a `.keras` file -> a Keras model.
+
+    A preset without trained weights (e.g. `enformer_tiny`), or any preset
+    with `load_weights=False`, logs one warning line (logger `kipoi_genome`,
+    stderr by default): its predictions mean nothing.
 
     Args:
         name_or_path: preset name (see `kipoi-genome info`) or `.keras` file.
+            `"enformer"` is the official model, downloaded and converted on
+            first use (`kipoi_genome.convert.enformer_weights`).
         precision: `"float32"` (default) or `"bfloat16"` (bfloat16 weights
             and math, float32 Enformer heads; see `inference.precision`).
         jit_compile: bool. Run `predict` / `predict_on_batch` XLA-compiled.
@@ -24,18 +32,22 @@ def load_model(name_or_path, precision="float32", jit_compile=False):
             raised its peak memory by 1.8 GB (XLA does not keep the chunked
             trunk's one-window-at-a-time order) and was slower in bfloat16,
             so it is off by default (docs/benchmarks.md).
+        load_weights: bool. False builds a preset's architecture with
+            random weights (benchmarks; no download).
     """
     if not isinstance(jit_compile, bool):
         raise ValueError(f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}")
     if os.fspath(name_or_path).endswith(".keras"):
-        if not os.path.isfile(name_or_path):
-            raise FileNotFoundError(f"{name_or_path}: model file not found")
-        model = with_precision(keras.saving.load_model(name_or_path), precision)
+        model = with_precision(load_keras_file(name_or_path), precision)
     else:
         preset = presets.get_preset(name_or_path)
         model_cls = keras.saving.get_registered_object(f"kipoi_genome>{preset.class_name}")
         with dtype_policy(precision):
-            model = model_cls.from_preset(preset.name)
+            model = model_cls.from_preset(preset.name, load_weights=load_weights)
+        if not (load_weights and preset.trained):
+            logging.getLogger("kipoi_genome").warning(
+                f"warning: model {preset.name!r} has untrained (random) weights: its predictions are meaningless"
+            )
     if jit_compile:
         model.compile(jit_compile=True)
     return model
@@ -64,11 +76,14 @@ def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, pro
     by_sequence = hasattr(model, "predict_sequences")
     length = None if by_sequence else model.input_shape[1]
     intervals = list(intervals)
+    if by_sequence:
+        _check_lengths(model, intervals)
     bar = tqdm(total=len(intervals), unit="region", disable=not progress, desc="predict")
     for batch in batched(intervals, batch_size):
         strands = ["-" if use_strand and interval.strand == "-" else "+" for interval in batch]
         if by_sequence:
             seqs = [fasta.extract(i.chrom, i.start, i.end, s) for i, s in zip(batch, strands)]
+            _check_sequences(fasta, batch, seqs)
             outputs = {"probability": np.asarray(model.predict_sequences(seqs))}
         else:
             regions = [interval.resize(length) for interval in batch]
@@ -79,3 +94,26 @@ def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, pro
             yield interval, {k: np.asarray(v[i]) for k, v in outputs.items()}
         bar.update(len(batch))
     bar.close()
+
+
+def _check_lengths(model, intervals):
+    """Region-named error for a region too short for one k-mer token per frame (LOGO)."""
+    k = getattr(getattr(model, "tokenizer", None), "k", 1)
+    for interval in intervals:
+        if interval.width < 2 * k - 1:
+            raise InputFileError(
+                interval.source, interval.line,
+                f"region of {interval.width} bp is too short for {model.name}: "
+                f"its {k}-mer tokens need at least {2 * k - 1} bp",
+                f"{interval.chrom}:{interval.start}-{interval.end}",
+            )
+
+
+def _check_sequences(fasta, intervals, sequences):
+    """Region-named error for characters other than ACGTN / IUPAC (see `check_logo_sequence`)."""
+    for interval, sequence in zip(intervals, sequences):
+        try:
+            check_sequence(sequence)
+        except ValueError as error:
+            region = f"{interval.chrom}:{interval.start}-{interval.end}"
+            raise InputFileError(fasta.path, None, f"bad sequence in {region}: {error}") from None

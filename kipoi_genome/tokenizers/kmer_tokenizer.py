@@ -70,7 +70,8 @@ class _NumpyOps:
 class _TensorFlowOps:
     @staticmethod
     def slice_last(codes, start, k):
-        stop = tf.shape(codes)[-1] - (k - 1) + start
+        # Clamped: with fewer than k bases a negative stop would count from the end.
+        stop = tf.maximum(tf.shape(codes)[-1] - (k - 1) + start, start)
         return codes[..., start:stop]
 
     where = staticmethod(tf.where)
@@ -247,7 +248,8 @@ class KmerTokenizer(keras.layers.Layer):
             codes = tf.where(codes > 0, 5 - codes, 0)[:, ::-1]
         ids = _kmer_ids_from_codes(codes, self.k, _TensorFlowOps)  # [B, n]
         m = tf.maximum(tf.shape(codes)[1] - (self.k - 1), 0) // self.k
-        ids = tf.reshape(ids[:, : m * self.k], [-1, m, self.k])
+        # The batch size is explicit: -1 cannot be inferred when m = 0.
+        ids = tf.reshape(ids[:, : m * self.k], [tf.shape(codes)[0], m, self.k])
         return tf.transpose(ids, [0, 2, 1])  # [B, k, m]
 
     def compute_output_shape(self, input_shape):

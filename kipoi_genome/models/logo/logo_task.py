@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from kipoi_genome.data.transforms import check_sequence
 from kipoi_genome.models.logo.logo_backbone import LogoBackbone
 from kipoi_genome.models.presets import PresetMixin
 from kipoi_genome.tokenizers import KmerTokenizer
@@ -36,11 +37,37 @@ def tokenizer_for(backbone):
     return KmerTokenizer(k=k)
 
 
+def check_logo_sequence(sequence, k, name="sequence"):
+    """Raises a ValueError unless `sequence` is DNA long enough for one k-mer token per frame.
+
+    Like the one-hot path of Enformer, characters other than ACGTN and IUPAC
+    codes (X, ``-``, digits, ...) are errors, not silently read as N; and a
+    sequence shorter than ``2k - 1`` bases gives no token in some reading
+    frame, so a model would score padding alone.
+
+    Args:
+        sequence: str. DNA.
+        k: int. The tokenizer's k-mer length.
+        name: str. How to name the sequence in the message.
+    """
+    if not isinstance(sequence, str):
+        raise ValueError(f"{name} must be a str of DNA. Received: {type(sequence).__name__}")
+    try:
+        check_sequence(sequence)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+    if len(sequence) < 2 * k - 1:
+        raise ValueError(
+            f"{name} is too short for LOGO: {len(sequence)} bp gives no {k}-mer token; "
+            f"at least {2 * k - 1} bp are needed. Received: {sequence!r}"
+        )
+
+
 def tokenize_views(tokenizer, sequences, strands=True):
     """All reading frames of both strands of every sequence.
 
     Sequences may have different lengths; shorter ones are padded with id 0
-    (masked out by the backbone).
+    (masked out by the backbone). Each is checked by `check_logo_sequence`.
 
     Args:
         tokenizer: a `KmerTokenizer`.
@@ -54,7 +81,8 @@ def tokenize_views(tokenizer, sequences, strands=True):
     if isinstance(sequences, str):
         raise ValueError("`sequences` must be a list of strings, not a single string.")
     views = []
-    for sequence in sequences:
+    for index, sequence in enumerate(sequences):
+        check_logo_sequence(sequence, tokenizer.k, f"sequence {index}")
         ids = [tokenizer.tokenize(sequence)]
         if strands:
             ids.append(tokenizer.tokenize(sequence, reverse_complement=True))
