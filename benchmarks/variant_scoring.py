@@ -50,7 +50,8 @@ def head_vcf(source, count, directory):
 
 
 def time_scoring(model_name, fasta, vcf, batch_size, reverse_complement, precision):
-    model = as_variant_scorer(load_model(model_name, precision=precision))
+    # Full-size Enformer with random weights (speed does not depend on them; no download of the official ones).
+    model = as_variant_scorer(load_model(model_name, precision=precision, load_weights=model_name != "enformer"))
     summary = ScoringSummary()
     stream = score_variants(
         model, fasta, vcf, batch_size=batch_size, reverse_complement=reverse_complement,

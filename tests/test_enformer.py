@@ -31,7 +31,7 @@ def test_tower_filters_match_official_rounding():
 
 
 def test_full_preset_parameter_counts():
-    model = Enformer.from_preset("enformer")
+    model = Enformer.from_preset("enformer", load_weights=False)
     assert model.count_params() == 251_221_292
     assert model.tower_filters == [768, 896, 1024, 1152, 1280, 1536]
     assert model.input_shape == (None, 196_608, 4)

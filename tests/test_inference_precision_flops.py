@@ -89,7 +89,7 @@ def _trunk_macs(length, filters=(768, 896, 1024, 1152, 1280, 1536)):
 
 
 def test_full_enformer_forward_flops():
-    model = Enformer.from_preset("enformer", inference_chunk_length=None)
+    model = Enformer.from_preset("enformer", load_weights=False, inference_chunk_length=None)
     flops = forward_flops(model, (1, 196_608, 4))
     # Convolutions, closed form: stem, six tower stages at halving lengths, final pointwise.
     filters = [768, 896, 1024, 1152, 1280, 1536]
@@ -105,7 +105,7 @@ def test_full_enformer_forward_flops():
     # The default chunked inference runs the trunk over six 32,768-bp windows
     # widened by 384-bp halos: exactly that much more convolution work.
     del model
-    model = Enformer.from_preset("enformer")
+    model = Enformer.from_preset("enformer", load_weights=False)
     chunked = forward_flops(model, (1, 196_608, 4))
     windows = [stop - start for start, stop, _, _ in model._chunks]
     assert windows == [33_152] + [33_536] * 4 + [33_152]

@@ -23,7 +23,8 @@ def run(args):
     if args.preset:
         preset = presets.get_preset(args.preset)
         print(f"{preset.name} ({preset.class_name}): {preset.description}")
-        print(f"weights: {preset.weights or 'random initialisation'}")
+        fetched = "downloaded and converted on first use, then cached" if preset.weights_loader else None
+        print(f"weights: {preset.weights or fetched or 'random initialisation'}")
         print("config:", json.dumps(preset.config, indent=2, sort_keys=True))
         for key, value in preset.metadata.items():
             print(f"{key}: {value}")
@@ -32,6 +33,6 @@ def run(args):
     print("presets:")
     for name in presets.list_presets():
         preset = presets.get_preset(name)
-        weights = "shipped weights" if preset.weights else "random weights"
+        weights = "shipped weights" if preset.weights else "downloaded" if preset.weights_loader else "random weights"
         print(f"  {name:<28} {preset.class_name:<24} {weights:<16} {preset.description}")
     return 0

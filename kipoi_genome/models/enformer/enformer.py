@@ -92,7 +92,8 @@ class Enformer(PresetMixin, keras.Model):
 
     Example:
     ```python
-    model = Enformer.from_preset("enformer")          # 251,221,292 parameters
+    model = Enformer.from_preset("enformer")          # official weights (downloaded once, cached)
+    arch = Enformer.from_preset("enformer", load_weights=False)  # random weights, offline
     tiny = Enformer(channels=48, num_transformer_layers=1, num_heads=2,
                     heads={"human": 3}, sequence_length=2048, target_length=8,
                     filter_divisible_by=8)

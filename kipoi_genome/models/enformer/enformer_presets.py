@@ -8,10 +8,12 @@ PRESETS = (
         class_name="Enformer",
         config={},
         description=(
-            "Official Enformer architecture (Avsec et al. 2021): 196,608 bp in, "
-            "896 bins x 5,313 human / 1,643 mouse tracks out. Random weights; "
-            "load the official ones with `kipoi-genome convert enformer`."
+            "Official Enformer (Avsec et al. 2021): 196,608 bp in, 896 bins x 5,313 human / "
+            "1,643 mouse tracks out. Official weights, downloaded once from TF-Hub/Kaggle "
+            "(deepmind/enformer/1), converted and cached; load_weights=False gives the "
+            "architecture with random weights."
         ),
+        weights_loader="kipoi_genome.convert.enformer_weights:load_official_enformer",
         metadata={"parameters": 251_221_292, "cite": "doi:10.1038/s41592-021-01252-x"},
     ),
     Preset(
