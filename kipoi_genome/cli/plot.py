@@ -1,75 +1,111 @@
-"""`kipoi-genome plot`: predicted tracks and contributions over a region, as PNG."""
+"""`kipoi-genome plot`: predicted tracks, contributions and genes over a region."""
 
 import sys
 
 import numpy as np
 
+FORMATS = (".png", ".pdf", ".svg")
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "plot",
-        help="PNG of predicted tracks (and contribution scores) over a region",
+        help="figure (PNG/PDF/SVG) of predicted tracks, contribution scores and genes over a region",
         description=(
-            "Predict a region (centred in the model's input window) and draw the chosen "
-            "tracks over the output bins, optionally with gradient x input contribution "
-            "scores for the central bins and genes/TSSs from a BED file."
+            "Predict a region (centred in the model's input window) and draw exactly that region: "
+            "the chosen tracks, optionally gradient x input contribution scores of the region's "
+            "bins (a sequence logo when the region has at most --logo-max-bp bp, else signed "
+            "bars), and gene models (exons, introns, coding span, strand) from a GTF/GFF3, BED12 "
+            "or BED6 file. The x axis is in bp, kb or Mb of the chromosome."
         ),
     )
     parser.add_argument("--model", required=True, help="preset name or .keras file (Enformer)")
     parser.add_argument("--fasta", required=True, help="reference FASTA")
-    parser.add_argument("--region", required=True, help="chrom:start-end, 1-based inclusive")
-    parser.add_argument("--head", default=None, help="output head (default: the first)")
-    parser.add_argument("--tracks", default="0", help="comma-separated track indices (default 0)")
-    parser.add_argument("--track-names", default=None, help="comma-separated labels for --tracks")
-    parser.add_argument("--genes", default=None, help="BED of genes or TSSs (name and strand columns)")
     parser.add_argument(
-        "--contributions", action="store_true", help="add gradient x input for the central bins"
+        "--region", required=True,
+        help="chrom:start-end, 1-based inclusive; at most the model's output span (114,688 bp for Enformer)",
     )
-    parser.add_argument("--output", required=True, help="output .png")
+    parser.add_argument("--head", default=None, help="output head (default: the first)")
+    parser.add_argument(
+        "--tracks", default="0",
+        help="tracks: indices like 0,5,10-12 or, with a track table, ASSAY:pattern (default 0)",
+    )
+    parser.add_argument("--track-table", default=None, help="local copy of the model's track table")
+    parser.add_argument("--track-names", default=None, help="comma-separated labels for the selected tracks")
+    parser.add_argument("--genes", default=None, help="genes: GTF, GFF3, BED12 (exons) or BED6 (boxes)")
+    parser.add_argument(
+        "--contributions", action="store_true",
+        help="add gradient x input of the selected tracks summed over the region's bins",
+    )
+    parser.add_argument(
+        "--logo-max-bp", type=int, default=200,
+        help="draw contributions as a sequence logo for regions up to this length (default 200)",
+    )
+    parser.add_argument("--dpi", type=int, default=200, help="PNG resolution (default 200)")
+    parser.add_argument("--output", required=True, help="output .png, .pdf or .svg")
     parser.set_defaults(func=run)
 
 
+def _label(name, head):
+    """`human:CNhs11250:CAGE:K562 ...` -> `CAGE:K562 ... (CNhs11250)`; other names unchanged."""
+    parts = name.split(":", 2)
+    if len(parts) == 3 and parts[0] == head:
+        return f"{parts[2]} ({parts[1]})"
+    return name
+
+
 def run(args):
-    from kipoi_genome.cli.interpret import parse_indices
-    from kipoi_genome.data import parse_region, read_bed
+    from kipoi_genome.data import parse_region
+    from kipoi_genome.data.gene_models import read_gene_models
     from kipoi_genome.inference import load_model
+    from kipoi_genome.inference.track_selection import select_tracks
     from kipoi_genome.interpret import gradient_times_input, select_output
     from kipoi_genome.interpret.plots import plot_region
     from kipoi_genome.interpret.windows import model_window
 
-    if not args.output.endswith(".png"):
-        raise ValueError(f"--output must end in .png. Received: {args.output!r}")
-    tracks = parse_indices(args.tracks, "tracks")
-    names = args.track_names.split(",") if args.track_names else [f"track {t}" for t in tracks]
-    if len(names) != len(tracks):
-        raise ValueError(f"--track-names needs {len(tracks)} labels. Received: {args.track_names!r}")
+    if not args.output.lower().endswith(FORMATS):
+        raise ValueError(f"--output must end in .png, .pdf or .svg. Received: {args.output!r}")
+    if args.logo_max_bp < 0 or args.dpi < 1:
+        raise ValueError(f"--logo-max-bp must be >= 0 and --dpi >= 1. Received: {args.logo_max_bp}, {args.dpi}")
+    region = parse_region(args.region)
+    genes = read_gene_models(args.genes, region.chrom, region.start, region.end) if args.genes else ()
     model = load_model(args.model)
     head = args.head or next(iter(model.output))
-    window = model_window(model, args.fasta, parse_region(args.region))
+    tracks, names = select_tracks(model, head, args.tracks, args.track_table)
+    names = [_label(name, head) for name in names]
+    if args.track_names:
+        names = args.track_names.split(",")
+        if len(names) != len(tracks):
+            raise ValueError(f"--track-names needs {len(tracks)} labels. Received: {args.track_names!r}")
+    window = model_window(model, args.fasta, region)
+    if region.width > window.output.width:
+        raise ValueError(
+            f"--region is {region.width:,} bp; the model predicts {window.output.width:,} bp around its centre. "
+            f"Received: {args.region!r}"
+        )
     outputs = model.predict_on_batch(window.one_hot[None])
-    values = np.asarray(select_output(outputs, head, tracks))[0]
+    values = np.asarray(select_output(outputs, head, [int(t) for t in tracks]))[0]
     contributions = None
     if args.contributions:
-        total = window.output.width // window.bin_size
-        centre = [total // 2 - 1, total // 2]
-        scores = gradient_times_input(model, window.one_hot[None], head, tracks, centre)[0].sum(-1)
-        offset = window.output.start - window.input.start
-        contributions = scores[offset : offset + window.output.width]
-    genes = []
-    if args.genes:
-        for interval in read_bed(args.genes):
-            if interval.chrom == window.output.chrom:
-                genes.append((interval.start, interval.end, interval.name or "", interval.strand))
+        first = (region.start - window.output.start) // window.bin_size
+        last = -(-(region.end - window.output.start) // window.bin_size)
+        contributions = gradient_times_input(
+            model, window.one_hot[None], head, [int(t) for t in tracks], list(range(first, last))
+        )[0]
     plot_region(
         args.output,
-        window.output.chrom,
-        window.output.start,
-        window.output.end,
-        {f"{head} {name}": values[:, i] for i, name in enumerate(names)},
+        region.chrom,
+        region.start,
+        region.end,
+        {name: values[:, i] for i, name in enumerate(names)},
+        tracks_start=window.output.start,
         bin_size=window.bin_size,
         contributions=contributions,
+        contributions_start=window.input.start,
         genes=genes,
-        title=f"{args.model}: {args.region}",
+        title=f"{args.model}: {region.chrom}:{region.start + 1:,}-{region.end:,}",
+        logo_max_bp=args.logo_max_bp,
+        dpi=args.dpi,
     )
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
