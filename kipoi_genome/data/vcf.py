@@ -3,12 +3,15 @@
 import dataclasses
 import gzip
 import os
+import re
 import warnings
 
 from kipoi_genome.data.errors import DamagedFileError, InputFileError
 from kipoi_genome.data.textfiles import DECOMPRESSION_ERRORS, check_compressed, iter_lines
 
 _ALLELE_CHARS = set("ACGTNacgtn")
+_ALLELE = re.compile("[ACGTNacgtn]+")
+_POSITION = re.compile("[1-9][0-9]*")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,10 +107,14 @@ def _record_lines(path):
 
 
 def _parse_record(path, number, text, skip_unsupported):
-    """Variants of one VCF record line, and the number of alleles skipped.
+    """The checked fields of one VCF record line.
 
     Every field used is checked in Python, so that no line reaches a C parser
     unvalidated (cyvcf2 0.35.0 crashes on a line without a tab).
+
+    Returns:
+        `(chrom, pos, id, ref, alts, skipped)`: `alts` the upper-case
+        sequence ALT alleles, `skipped` how many alleles were not sequence.
     """
     fields = text.split("\t", 8)
     if len(fields) < 8:
@@ -118,28 +125,27 @@ def _parse_record(path, number, text, skip_unsupported):
             text,
         )
     chrom, pos, variant_id, ref, alt_field = fields[:5]
-    if not chrom or chrom.startswith("#") or any(c.isspace() for c in chrom):
+    if chrom.split() != [chrom] or chrom[0] == "#":
         raise InputFileError(path, number, "malformed VCF record: CHROM must be a contig name", chrom)
-    if not (pos.isascii() and pos.isdigit()) or int(pos) < 1:
+    if not _POSITION.fullmatch(pos):
         raise InputFileError(path, number, "malformed VCF record: POS must be a positive integer", pos)
-    if not ref or not set(ref) <= _ALLELE_CHARS:
+    if not _ALLELE.fullmatch(ref):
         raise InputFileError(path, number, "REF allele must be ACGTN", ref)
     if alt_field in ("", "."):
         if not skip_unsupported:
             raise InputFileError(path, number, "record has no ALT allele", alt_field)
-        return [], 1
-    variant_id = variant_id if variant_id not in ("", ".") else None
-    variants, skipped = [], 0
+        return chrom, int(pos), None, ref.upper(), [], 1
+    alts, skipped = [], 0
     for alt in alt_field.split(","):
-        if not set(alt) <= _ALLELE_CHARS or not alt:
-            if _is_unsupported_allele(alt):
-                if not skip_unsupported:
-                    raise InputFileError(path, number, "non-sequence ALT allele", alt)
-                skipped += 1
-                continue
+        if _ALLELE.fullmatch(alt):
+            alts.append(alt.upper())
+        elif _is_unsupported_allele(alt):
+            if not skip_unsupported:
+                raise InputFileError(path, number, "non-sequence ALT allele", alt)
+            skipped += 1
+        else:
             raise InputFileError(path, number, "ALT allele must be ACGTN", alt)
-        variants.append(Variant(chrom, int(pos), variant_id, ref.upper(), alt.upper(), path, number))
-    return variants, skipped
+    return chrom, int(pos), (variant_id if variant_id not in ("", ".") else None), ref.upper(), alts, skipped
 
 
 def _iter_text_vcf(path, skip_unsupported):
@@ -154,9 +160,10 @@ def _iter_text_vcf(path, skip_unsupported):
         raise
     skipped = 0
     for number, text in _record_lines(path):
-        variants, count = _parse_record(path, number, text, skip_unsupported)
+        chrom, pos, variant_id, ref, alts, count = _parse_record(path, number, text, skip_unsupported)
         skipped += count
-        yield from variants
+        for alt in alts:
+            yield Variant(chrom, pos, variant_id, ref, alt, path, number)
     return skipped
 
 
