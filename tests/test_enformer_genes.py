@@ -210,3 +210,61 @@ def test_predict_genes_published_track_names(shared_dir, tmp_path):
     assert list(result.columns[5:]) == expected_names
     value = expected_tss_value(model, pyfaidx.Fasta(str(fasta_path)), "chr20", 42984340)
     np.testing.assert_allclose(result.iloc[0, 5:].to_numpy(float), value[k562_cage], rtol=1e-5, atol=1e-6)
+
+
+def test_score_variants_genes_by_hand(tiny, shared_dir, tmp_path, capsys):
+    """One row per variant allele x gene in reach; gene columns = sum over TSS bins of alt - ref."""
+    model, path = tiny
+    chr20 = pyfaidx.Fasta(str(shared_dir / "data" / "reference" / "GRCh37_chr20.fa.gz"))
+    sequence = str(chr20["chr20"][43_000_000:43_006_000]).upper()
+    fasta_path = tmp_path / "g.fa"
+    fasta_path.write_text(">g\n" + "\n".join(sequence[i : i + 60] for i in range(0, len(sequence), 60)) + "\n")
+    # TSSs (0-based): A has two, B one on the minus strand, C is far from all
+    # variants, D lies in the last output bin of variant 2 (its neighbour
+    # bin is outside: not in reach), E in the middle of variant 2's bins.
+    bed = tmp_path / "tss.bed"
+    bed.write_text("g\t1800\t1801\tA\t0\t+\ng\t2300\t2301\tA\t0\t+\ng\t2099\t2100\tB\t0\t-\n"
+                   "g\t5500\t5501\tC\t0\t+\ng\t3450\t3451\tD\t0\t+\ng\t3100\t3101\tE\t0\t-\n")
+    variants = [(2001, "v1"), (3000, "v2"), (4800, "v3")]  # 1-based POS
+    records = []
+    for pos, vid in variants:
+        ref = sequence[pos - 1]
+        records.append((pos, vid, ref, "A" if ref != "A" else "C"))
+    vcf = tmp_path / "v.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=g,length=6000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                   + "".join(f"g\t{p}\t{i}\t{r}\t{a}\t.\t.\t.\n" for p, i, r, a in records))
+    out = tmp_path / "genes.tsv"
+    assert main(["score-variants", "--model", path, "--fasta", str(fasta_path), "--vcf", str(vcf), "--genes", str(bed),
+                 "--output", str(out), "--no-progress"]) == 0
+    assert "(1 alleles with no TSS in reach)" in capsys.readouterr().err
+    table = pd.read_csv(out, sep="\t")
+    tss = {"A": [1800, 2300], "B": [2099], "C": [5500], "D": [3450], "E": [3100]}
+
+    expected_rows = []
+    for pos, vid, ref, alt in records:
+        p = pos - 1
+        start = p - LENGTH // 2
+        text = "".join(sequence[q] if 0 <= q < len(sequence) else "N" for q in range(start, start + LENGTH))
+        alt_text = text[: LENGTH // 2] + alt + text[LENGTH // 2 + 1 :]
+        predictions = model.predict_on_batch(np.stack([one_hot(text), one_hot(alt_text)]))["human"].astype(np.float64)
+        delta = predictions[1] - predictions[0]
+        first_output_bp = start + (LENGTH - BINS * BIN) // 2
+        for gene in ("A", "B", "C", "D", "E"):
+            total, count = 0.0, 0
+            for t in tss[gene]:
+                bins = [i for i in range(BINS) if first_output_bp + i * BIN <= t < first_output_bp + (i + 1) * BIN]
+                if not bins or bins[0] - 1 < 0 or bins[0] + 1 >= BINS:
+                    continue
+                total = total + delta[bins[0] - 1 : bins[0] + 2].sum(axis=0)
+                count += 1
+            if count:
+                expected_rows.append((vid, gene, count, total, delta.sum(axis=0)))
+    assert [(r[0], r[1], r[2]) for r in expected_rows] == [("v1", "A", 2), ("v1", "B", 1), ("v2", "E", 1)]
+    assert list(zip(table["id"], table["gene_id"])) == [(r[0], r[1]) for r in expected_rows]
+    assert list(table["tss_count"]) == [r[2] for r in expected_rows]
+    assert list(table["tss_distance"]) == [1800 - 2000, 2099 - 2000, 3100 - 2999]
+    gene_columns = [f"gene:human_{i}" for i in range(3)]
+    np.testing.assert_allclose(table[gene_columns].to_numpy(), np.array([r[3] for r in expected_rows]),
+                               rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(table[[f"human_{i}" for i in range(3)]].to_numpy(),
+                               np.array([r[4] for r in expected_rows]), rtol=2e-5, atol=1e-6)

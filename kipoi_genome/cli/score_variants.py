@@ -2,6 +2,8 @@
 
 import sys
 
+from kipoi_genome.cli import variant_genes
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -57,6 +59,7 @@ def add_parser(subparsers):
         help="variants whose REF disagrees with the FASTA: skip and count (default) or stop",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    variant_genes.add_gene_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -67,6 +70,8 @@ def run(args):
     from kipoi_genome.interpret.logo_scorers import as_variant_scorer
     from kipoi_genome.interpret.score_writers import write_scores_tsv, write_scores_vcf
 
+    if args.genes:  # one row per variant allele x gene in reach
+        return variant_genes.run_with_genes(args)
     if not args.output.endswith((".tsv", ".vcf.gz")):
         raise ValueError(f"--output must end in .tsv or .vcf.gz. Received: {args.output!r}")
     if args.max_shift < 0:

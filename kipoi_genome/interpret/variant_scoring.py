@@ -92,6 +92,7 @@ def score_variants(
     on_ref_mismatch="skip",
     summary=None,
     progress=True,
+    on_predictions=None,
 ):
     """Yields `(VariantWindow, dict name -> float32 [tracks])` per variant allele.
 
@@ -108,6 +109,11 @@ def score_variants(
         on_ref_mismatch: `"skip"` (count in `summary`) or `"error"`.
         summary: a `ScoringSummary` to fill, or None.
         progress: show a progress bar.
+        on_predictions: None, or for track models a callable
+            `(windows, reference, alternative)` called with each batch's
+            windows and averaged predictions (dict name -> `[B, bins,
+            tracks]`) before its scores are yielded (gene effects:
+            `kipoi_genome.interpret.gene_effects`).
     """
     if on_ref_mismatch not in ("skip", "error"):
         raise ValueError(
@@ -154,6 +160,8 @@ def score_variants(
                 name: reduce_scores(predictions[0][name], predictions[1][name], score, central_bins)
                 for name in predictions[0]
             }
+            if on_predictions is not None:
+                on_predictions(batch, predictions[0], predictions[1])
         for i, window in enumerate(batch):
             summary.scored += 1
             yield window, {k: np.asarray(v[i], dtype=np.float32) for k, v in scores.items()}
