@@ -26,22 +26,24 @@ def add_parser(subparsers):
     parser.add_argument("--region", required=True, help="chrom:start-end, 1-based inclusive")
     parser.add_argument("--method", choices=("gradxinput", "ism", "attention"), default="gradxinput")
     parser.add_argument("--head", default=None, help="output head (e.g. human); needed with several")
-    parser.add_argument("--tracks", default=None, help="comma-separated track indices (default all)")
+    parser.add_argument(
+        "--tracks",
+        default=None,
+        help="tracks explained: indices and ranges (4828,10-12) or, with a track table, ASSAY:GLOB patterns "
+        "on the description ('CAGE:*K562*'); default all",
+    )
+    parser.add_argument(
+        "--track-table",
+        default=None,
+        help="local copy of the track table (targets_human.txt[.gz]) for --tracks patterns; default: the "
+        "official Enformer table for heads of 5313 (human) / 1643 (mouse) tracks",
+    )
     parser.add_argument(
         "--bins", default=None, help="output bins explained, START:END (default: the central bin)"
     )
     parser.add_argument("--ism-width", type=int, default=64, help="bp mutated around the centre (ism)")
     parser.add_argument("--output", required=True, help="output .bedgraph or .npz")
     parser.set_defaults(func=run)
-
-
-def parse_indices(text, name):
-    if text is None:
-        return None
-    try:
-        return [int(v) for v in text.split(",")]
-    except ValueError:
-        raise ValueError(f"--{name} must be comma-separated integers. Received: {text!r}") from None
 
 
 def parse_bins(text, total):
@@ -71,7 +73,11 @@ def run(args):
         raise ValueError(f"--output must end in .bedgraph or .npz. Received: {args.output!r}")
     model = load_model(args.model)
     window = model_window(model, args.fasta, parse_region(args.region))
-    tracks = parse_indices(args.tracks, "tracks")
+    tracks = None
+    if args.tracks is not None or args.track_table is not None:
+        from kipoi_genome.inference.track_selection import select_tracks
+
+        tracks = [int(t) for t in select_tracks(model, args.head, args.tracks, args.track_table)[0]]
     bins = parse_bins(args.bins, window.output.width // window.bin_size)
     chrom, start = window.input.chrom, window.input.start
     if args.method == "attention":

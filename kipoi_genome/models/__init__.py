@@ -4,6 +4,7 @@ from kipoi_genome.models.enformer import (
     Enformer,
     enformer_tracks,
     head_track_table,
+    output_track_labels,
     read_track_table,
     select_tracks,
     track_labels,

@@ -3,6 +3,7 @@ from kipoi_genome.models.enformer.enformer_presets import PRESETS
 from kipoi_genome.models.enformer.track_tables import (
     enformer_tracks,
     head_track_table,
+    output_track_labels,
     read_track_table,
     select_tracks,
     track_labels,

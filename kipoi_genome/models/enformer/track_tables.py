@@ -20,7 +20,7 @@ import gzip
 import os
 import re
 
-from kipoi_genome.download import cached_download
+from kipoi_genome.download import DownloadError, cached_download
 
 _BASE_URL = "https://raw.githubusercontent.com/calico/basenji/master/manuscripts/cross2020"
 # sha256 of the uncompressed upstream files (../shared/data/README.md gives the
@@ -162,8 +162,43 @@ def head_track_table(head, num_tracks, path=None, progress=True):
             )
         return table
     if head in TRACK_TABLES and TRACK_TABLES[head][2] == num_tracks:
-        return enformer_tracks(head, progress=progress)
+        try:
+            return enformer_tracks(head, progress=progress)
+        except DownloadError as error:
+            raise DownloadError(
+                f"{error} (track names of head {head!r}: pass --track-table FILE or set ${TRACK_TABLES_ENV})"
+            ) from None
     return None
+
+
+def output_track_labels(heads, path=None, head=None, progress=True):
+    """Track labels of every output head, for writers of per-track columns.
+
+    Args:
+        heads: dict head name -> number of tracks (e.g. `model.heads`, or
+            the last axis of each output).
+        path: str or None. A local track table (`--track-table`); it names
+            `head` if given, else every head with as many tracks as it has rows.
+        head: str or None. The head `path` describes.
+        progress: bool. Progress bar for a table download.
+
+    Returns:
+        dict head -> list of labels (see `track_labels`).
+
+    Raises:
+        ValueError: `path` fits no head (row count differs from every head's).
+    """
+    table = read_track_table(path) if path is not None else None
+    owners = set()
+    if table is not None:
+        owners = {name for name, count in heads.items() if (name == head if head is not None else len(table) == count)}
+        if not owners:
+            sizes = ", ".join(f"{k} {v:,}" for k, v in heads.items())
+            raise ValueError(f"{path}: {len(table):,} tracks; no output head has that many ({sizes})")
+    return {
+        name: track_labels(name, count, table if name in owners else head_track_table(name, count, progress=progress))
+        for name, count in heads.items()
+    }
 
 
 def track_labels(head, num_tracks, table=None):
