@@ -23,6 +23,27 @@ def predict_averaged(model, windows, shifts=(0,), reverse_complement=False):
     Returns:
         dict name -> float32 array `[B, bins, tracks]`.
     """
+    total, count = None, 0
+    for x, flipped in augmented_views(windows, shifts, reverse_complement):
+        outputs = _as_dict(model.predict_on_batch(x))
+        outputs = {k: np.asarray(v[:, ::-1] if flipped else v, dtype=np.float64) for k, v in outputs.items()}
+        total = outputs if total is None else {k: total[k] + outputs[k] for k in total}
+        count += 1
+    return {k: (v / count).astype(np.float32) for k, v in total.items()}
+
+
+def augmented_views(windows, shifts=(0,), reverse_complement=False):
+    """Yields the model inputs that `predict_averaged` averages over.
+
+    Args:
+        windows: float array `[B, L + 2 * max|shift|, 4]`.
+        shifts: iterable of int bp offsets.
+        reverse_complement: also yield each shift's reverse complement.
+
+    Yields:
+        `(x, flipped)`: `x` of shape `[B, L, 4]`; `flipped` is True for a
+        reverse complement, whose output bins must be reversed back.
+    """
     shifts = tuple(int(s) for s in shifts)
     if not shifts:
         raise ValueError("`shifts` must contain at least one offset. Received: shifts=()")
@@ -32,15 +53,8 @@ def predict_averaged(model, windows, shifts=(0,), reverse_complement=False):
         raise ValueError(
             f"Windows of {windows.shape[1]} bp are too short for shifts {shifts}."
         )
-    total, count = None, 0
     for shift in shifts:
         x = windows[:, margin + shift : margin + shift + length]
-        passes = [_as_dict(model.predict_on_batch(x))]
+        yield x, False
         if reverse_complement:
-            rc = _as_dict(model.predict_on_batch(np.ascontiguousarray(x[:, ::-1, ::-1])))
-            passes.append({k: v[:, ::-1] for k, v in rc.items()})
-        for outputs in passes:
-            outputs = {k: np.asarray(v, dtype=np.float64) for k, v in outputs.items()}
-            total = outputs if total is None else {k: total[k] + outputs[k] for k in total}
-            count += 1
-    return {k: (v / count).astype(np.float32) for k, v in total.items()}
+            yield np.ascontiguousarray(x[:, ::-1, ::-1]), True

@@ -14,6 +14,11 @@ Scorers that work on the windows themselves (the LOGO adapters in
 `score_variant_windows(windows) -> dict name -> [B, n]`; their scores are
 used as they are.
 
+For an `Enformer` the reference window's convolutional trunk runs once and
+the alternative's is recomputed only around the variant (substitutions;
+indels rerun it whole), see `kipoi_genome.interpret.incremental`: about 1.4
+instead of 2 forward passes per variant, same scores.
+
 Memory is bounded by one batch, whatever the number of variants.
 """
 
@@ -31,7 +36,7 @@ from kipoi_genome.data import (
     one_hot_encode,
     variant_window,
 )
-from kipoi_genome.interpret.augmentation import predict_averaged
+from kipoi_genome.interpret.incremental import IncrementalEnformer, predict_pairs_averaged, supports_incremental
 
 SCORES = ("sum", "lfc", "central")
 
@@ -146,16 +151,18 @@ def score_variants(
                 if len(summary.messages) < 20:
                     summary.messages.append(str(error))
 
+    # Enformer: reference trunk once, alternatives recomputed around the change.
+    predictor = IncrementalEnformer(model) if supports_incremental(model) else model
     for batch in batched(windows(), batch_size):
         if by_sequence:
             scores = model.score_variant_windows(batch)
         else:
-            predictions = [
-                predict_averaged(
-                    model, one_hot_encode([getattr(w, allele) for w in batch]), shifts, reverse_complement
-                )
-                for allele in ("reference", "alternative")
-            ]
+            predictions = predict_pairs_averaged(
+                predictor,
+                *(one_hot_encode([getattr(w, allele) for w in batch]) for allele in ("reference", "alternative")),
+                shifts,
+                reverse_complement,
+            )
             scores = {
                 name: reduce_scores(predictions[0][name], predictions[1][name], score, central_bins)
                 for name in predictions[0]

@@ -312,6 +312,38 @@ class Enformer(PresetMixin, keras.Model):
             )
         return keras.ops.concatenate(pieces, axis=1)
 
+    # Public pieces of the inference pass, for passes that rerun only part of
+    # it (kipoi_genome.interpret.incremental, .gradients).
+    @property
+    def bin_size(self):
+        """bp per trunk output position (and per output bin): `2 ** (blocks + 1)`."""
+        return 2 ** (self.num_conv_tower_blocks + 1)
+
+    @property
+    def trunk_layers(self):
+        """Stem and conv tower layers in order: `[B, L, 4]` -> `[B, L / bin_size, C]`."""
+        return [self.get_layer(name) for name in self._trunk_names]
+
+    @property
+    def body_layers(self):
+        """Transformer blocks, crop, final pointwise block and GELU in order:
+        `[B, L / bin_size, C]` -> `[B, target_length, 2C]`; the heads follow."""
+        return [self.get_layer(name) for name in self._body_names]
+
+    def trunk(self, inputs):
+        """Stem and conv tower at inference, `[B, L, 4]` -> `[B, L / bin_size, C]`.
+
+        Window by window (`inference_chunk_length`) for full-length inputs
+        when configured; any other length that is a multiple of `bin_size`
+        runs at once, with zero padding at its ends as at the sequence ends.
+        """
+        if self._chunks is not None and inputs.shape[1] == self.sequence_length:
+            return self._chunked_trunk(inputs)
+        x = inputs
+        for layer in self.trunk_layers:
+            x = layer(x, training=False)
+        return x
+
     @property
     def tower_filters(self):
         """Output channels of each conv tower block."""
