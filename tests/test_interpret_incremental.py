@@ -197,3 +197,19 @@ def test_incremental_ism_equals_full_ism(model):
     assert np.count_nonzero(got[centre]) == 3 and np.count_nonzero(got) <= 3 * len(positions)
     scale = np.abs(model.predict_on_batch(reference[None])["human"][..., 1]).sum()
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("flags, shown", [((), True), (("--no-progress",), False)])
+def test_cli_ism_progress_bar(tmp_path, capsys, flags, shown):
+    import importlib.resources
+
+    from kipoi_genome.cli.main import main
+
+    fasta = str(importlib.resources.files("kipoi_genome") / "example_data" / "chr20_44080000_44220000.fa")
+    out = tmp_path / "ism.npz"
+    code = main(["interpret", "--model", "enformer_tiny", "--fasta", fasta, "--region",
+                 "chr20_44080000_44220000:18001-19000", "--head", "human", "--method", "ism",
+                 "--ism-width", "2", "--output", str(out), *flags])
+    assert code == 0
+    assert ("6/6" in capsys.readouterr().err) == shown  # 2 positions x 3 substitutions
+    assert np.load(out)["scores"].shape == (2, 4)

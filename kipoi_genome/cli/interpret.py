@@ -14,9 +14,11 @@ def add_parser(subparsers):
         description=(
             "Explain a track model's prediction for a region, centred in the model's "
             "input window. gradxinput: gradient of the selected outputs times the one-hot "
-            "input, one score per base. ism: effect of every substitution within "
+            "input, one score per base (Enformer: activations recomputed in the backward "
+            "pass, a few GB for the published model). ism: effect of every substitution within "
             "--ism-width bp of the centre; the per-base score is minus the mean effect "
-            "of the three substitutions (how much the reference base matters). "
+            "of the three substitutions (how much the reference base matters); Enformer "
+            "reruns its conv trunk only around each substitution. "
             "attention: Enformer attention weights averaged over heads and layers. "
             "Scores go to a bedGraph (.bedgraph) or, with all details, an .npz."
         ),
@@ -42,6 +44,7 @@ def add_parser(subparsers):
         "--bins", default=None, help="output bins explained, START:END (default: the central bin)"
     )
     parser.add_argument("--ism-width", type=int, default=64, help="bp mutated around the centre (ism)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the ism progress bar")
     parser.add_argument("--output", required=True, help="output .bedgraph or .npz")
     parser.set_defaults(func=run)
 
@@ -94,7 +97,9 @@ def run(args):
             raise ValueError(f"--ism-width must be positive. Received: {args.ism_width}")
         centre = window.one_hot.shape[0] // 2
         positions = range(centre - args.ism_width // 2, centre + (args.ism_width + 1) // 2)
-        scores = in_silico_mutagenesis(model, window.one_hot, args.head, tracks, bins, positions)
+        scores = in_silico_mutagenesis(
+            model, window.one_hot, args.head, tracks, bins, positions, progress=not args.no_progress
+        )
         per_base = -scores.sum(axis=-1) / 3.0
         chrom, start = chrom, start + positions.start
         per_base, scores = per_base[positions.start : positions.stop], scores[positions.start : positions.stop]
