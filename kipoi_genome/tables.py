@@ -56,9 +56,7 @@ class _Hdf5Table:
         import h5py
 
         self.h5, self.keys, self.rows = h5, list(keys), 0
-        self.datasets = {}
-        for name in self.keys:
-            self.datasets[name] = None  # dtype decided by the first batch
+        self.datasets = dict.fromkeys(self.keys)  # created by the first batch (int64 or string)
         self.values = h5.create_dataset(
             "values",
             shape=(0, len(columns)),
@@ -125,14 +123,16 @@ class _ParquetTable:
         values = np.concatenate(self.pending_values, axis=0)
         arrays = []
         for j, name in enumerate(self.keys):
-            column = [row[j] for row in self.pending_keys]
-            arrays.append(pa.array(column, type=self.schema.field(name).type))
+            kind = self.schema.field(name).type
+            column = [row[j] if kind == pa.int64() else str(row[j]) for row in self.pending_keys]
+            arrays.append(pa.array(column, type=kind))
         arrays += [pa.array(values[:, i]) for i in range(values.shape[1])]
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
         self.pending_keys, self.pending_values = [], []
 
-    def close(self):
-        self.flush()
+    def close(self, complete=True):
+        if complete:
+            self.flush()
         self.writer.close()
 
 
@@ -174,5 +174,7 @@ def open_table(path, keys, columns, key_types=None, row_group_size=1024):
             table = _ParquetTable(tmp, keys, columns, key_types or {}, row_group_size)
             try:
                 yield table
-            finally:
-                table.close()
+            except BaseException:
+                table.close(complete=False)
+                raise
+            table.close()
