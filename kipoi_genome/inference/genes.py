@@ -101,7 +101,7 @@ def bin_layout(model):
     missing = [a for a in ("sequence_length", "num_conv_tower_blocks", "target_length") if not hasattr(model, a)]
     if missing:
         raise ValueError(
-            f"Gene readout needs a track model with 128-bp-style output bins (Enformer). "
+            f"This needs a track model with binned outputs (Enformer). "
             f"Received: {type(model).__name__}, which has no {', '.join(missing)}"
         )
     length = int(model.sequence_length)
