@@ -2,7 +2,7 @@
 
 import sys
 
-from kipoi_genome.cli import variant_genes
+from kipoi_genome.cli import beam_options, variant_genes
 
 
 def add_parser(subparsers):
@@ -60,6 +60,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     variant_genes.add_gene_arguments(parser)
+    beam_options.add_beam_arguments(parser, "variant alleles", 1000)
     parser.set_defaults(func=run)
 
 
@@ -77,23 +78,28 @@ def run(args):
     if args.max_shift < 0:
         raise ValueError(f"--max-shift must be >= 0. Received: {args.max_shift}")
     shifts = tuple(range(-args.max_shift, args.max_shift + 1))
-    # The model first: one that cannot score variants fails before any input is read.
-    model = as_variant_scorer(load_model(args.model, precision=args.precision, jit_compile=args.xla))
-    fasta = FastaExtractor(args.fasta)
+    beam_options.check_beam_arguments(args)
     summary = ScoringSummary()
-    stream = score_variants(
-        model,
-        fasta,
-        args.vcf,
-        score=args.score,
-        shifts=shifts,
-        reverse_complement=args.rc,
-        central_bins=args.central_bins,
-        batch_size=args.batch_size,
-        on_ref_mismatch=args.on_ref_mismatch,
-        summary=summary,
-        progress=not args.no_progress,
-    )
+    if args.runner:  # the same scores, from an Apache Beam pipeline (docs/scale.md)
+        fasta = FastaExtractor(args.fasta)
+        stream = beam_options.variant_stream(args, shifts, summary)
+    else:
+        # The model first: one that cannot score variants fails before any input is read.
+        model = as_variant_scorer(load_model(args.model, precision=args.precision, jit_compile=args.xla))
+        fasta = FastaExtractor(args.fasta)
+        stream = score_variants(
+            model,
+            fasta,
+            args.vcf,
+            score=args.score,
+            shifts=shifts,
+            reverse_complement=args.rc,
+            central_bins=args.central_bins,
+            batch_size=args.batch_size,
+            on_ref_mismatch=args.on_ref_mismatch,
+            summary=summary,
+            progress=not args.no_progress,
+        )
     if args.output.endswith(".vcf.gz"):
         write_scores_vcf(stream, args.output, fasta.chromosome_lengths, vcf=args.vcf, summary=summary)
     else:
