@@ -13,6 +13,11 @@ user would pick instead, in the same run):
   Hugging Face `AlbertForMaskedLM` with LOGO's configuration.
 * `onehot`: `benchmarks/onehot_extraction.py` (vs kipoiseq).
 * `variants`: `benchmarks/variant_scoring.py`.
+* `beam`: `benchmarks/beam_scaling.py` (`score-variants` without `--runner`
+  vs `--runner direct` with 1 and 2 workers).
+* `interpret`: full-size Enformer variant effect and ISM substitution cost in
+  forward passes (incremental passes, float32 and bfloat16), and the time and
+  peak RSS of gradient x input (float32, batch 1).
 
 Peers are optional (`pip install -e ".[bench]"`, with `torch==2.13.0`
 installed first); missing ones are reported as such.
@@ -34,7 +39,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from harness import REPO, cpu_flags, git_commit, machine_description, run_worker, update_markdown  # noqa: E402
 
-SECTIONS = ("inference", "training", "logo", "onehot", "variants")
+SECTIONS = ("inference", "training", "logo", "onehot", "variants", "interpret", "beam")
 # How each section's summary rows begin (to carry rows over in partial runs).
 ROW_PREFIXES = {
     "inference": "Enformer inference",
@@ -42,9 +47,13 @@ ROW_PREFIXES = {
     "logo": "LOGO MLM training",
     "onehot": "One-hot extraction",
     "variants": "Variant scoring",
+    "interpret": "Enformer interpretation",
+    "beam": "Beam",
 }
 WHOLE = "ours, whole sequence at once"
 GOALS = {"inference": 1.5, "logo": 1.5, "onehot": 10.0}
+# Upper bounds: forward passes per variant / per ISM substitution, GB of gradient x input.
+INTERPRET_GOALS = {"variant": 1.5, "ism": 0.5, "gradient_gb": 8.0}
 
 
 def versions():
@@ -325,6 +334,104 @@ def bench_variants(args, summary, inference):
 
 
 # ----------------------------------------------------------------------------
+# (f) Enformer interpretation: incremental variant / ISM passes, recomputed gradients
+# ----------------------------------------------------------------------------
+
+
+def _at_most(value, bound):
+    if value is None:
+        return "not measured"
+    return "**met**" if value <= bound else "**NOT met**"
+
+
+def bench_interpret(args, summary):
+    size = "tiny" if args.quick else "full"
+    precisions = ("float32",) if args.quick else ("float32", "bfloat16")
+    passes = {p: run_worker("ours_enformer_interpret", precision=p, size=size) for p in precisions}
+    gradient = run_worker("ours_enformer_gradient", precision="float32", size=size)
+    for name, result in [*passes.items(), ("gradient", gradient)]:
+        print(f"interpret {name}: {result}", file=sys.stderr)
+    lines = header(
+        "## Enformer interpretation",
+        [
+            f"{'Tiny preset (4,096 bp; `--quick`)' if args.quick else 'Full-size Enformer (196,608 bp)'}, random weights, batch 1, each precision in its own",
+            "process; every time is one call after one untimed warm-up call (tracing). *Forward pass*: the model's",
+            "inference call (as in the inference rows). *Variant effect*: reference and alternative predictions for",
+            "an SNV at the window centre (`predict_pairs_averaged`, what `score-variants` runs per variant): the",
+            "reference passes once, the alternative reruns the conv trunk only over the 1,664-bp window its",
+            "receptive field touches, spliced into the reference trunk output, then the transformer and heads",
+            "(`kipoi_genome.interpret.incremental`; equal to the full pass, tested). Before: 2 full passes.",
+            "*ISM substitution*: one batch of substitutions as `in_silico_mutagenesis` runs it after its single",
+            "reference pass, divided by the batch size (the reference pass is shared by all 3 x width",
+            "substitutions of a call). Before: 1 full pass each. *Gradient x input*: `gradient_times_input`",
+            "for the human head's central bin, all tracks (the `interpret` default), activations recomputed",
+            "piece by piece in the backward pass (`kipoi_genome.interpret.recompute`; equal to the plain",
+            "gradient, tested); peak RSS of the whole process. The plain gradient tape was killed by the kernel",
+            "at 23.6 GB after 6 minutes (issue 19; not rerun here: the machine has 24 GB).",
+        ],
+        args,
+    )
+    lines += ["| measurement | " + " | ".join(precisions) + " |", "|---|" + "---:|" * len(precisions)]
+
+    def cell(result, key, per_forward=True):
+        if "error" in result:
+            return f"failed: {result['error']}"
+        seconds = result[key]
+        if not per_forward or key == "forward_seconds":
+            return f"{seconds:.2f} s"
+        return f"{seconds:.2f} s = {seconds / result['forward_seconds']:.2f} passes"
+
+    for label, key in (("one forward pass", "forward_seconds"), ("one variant effect (reference + alternative)", "variant_seconds"),
+                       ("one ISM substitution", "ism_seconds_per_substitution")):
+        lines.append(f"| {label} | " + " | ".join(cell(passes[p], key) for p in precisions) + " |")
+    lines.append("| peak RSS of the process (GB) | " + " | ".join(
+        f"{passes[p]['peak_rss_gb']:.2f}" if "error" not in passes[p] else "–" for p in precisions) + " |")
+    lines += ["", "| gradient x input | seconds | peak RSS (GB) | bases with a non-zero score |", "|---|---:|---:|---:|"]
+    if "error" in gradient:
+        lines.append(f"| float32, batch 1 | failed: {gradient['error']} | | |")
+    else:
+        lines.append(f"| float32, batch 1 | {gradient['seconds']:.1f} | {gradient['peak_rss_gb']:.2f} | "
+                     f"{gradient['bases_with_nonzero_score']:,} |")
+
+    for precision in precisions:
+        result = passes[precision]
+        ok = "error" not in result
+        for what, key, before, bound in (("variant effect", "variant_seconds", 2.0, INTERPRET_GOALS["variant"]),
+                                         ("ISM", "ism_seconds_per_substitution", 1.0, INTERPRET_GOALS["ism"])):
+            ratio = result[key] / result["forward_seconds"] if ok else None
+            unit = "variant" if what == "variant effect" else "substitution"
+            summary.append([
+                f"Enformer interpretation, {what}, {precision} (forward passes per {unit})",
+                f"{ratio:.2f}" if ratio else "–",
+                f"{before:g} (full passes, before)",
+                f"{before / ratio:.2f}×" if ratio else "–",
+                f"≤ {bound:g} passes",
+                _at_most(ratio, bound),
+            ])
+    rss = gradient.get("peak_rss_gb")
+    summary.append([
+        "Enformer interpretation, gradient × input, float32, batch 1 (peak RSS GB; s)",
+        f"{rss:.2f}; {gradient['seconds']:.0f} s" if rss else "–",
+        "plain tape killed at 23.6 GB (issue 19, not rerun)",
+        "–",
+        f"≤ {INTERPRET_GOALS['gradient_gb']:g} GB",
+        _at_most(rss, INTERPRET_GOALS["gradient_gb"]),
+    ])
+    return "\n".join(lines) + "\n", {"passes": passes, "gradient": gradient}
+
+
+def bench_beam(args, summary):
+    import beam_scaling
+
+    argv = ["--variants", "96", "--shard-size", "32"] if args.quick else []
+    rows = beam_scaling.main(argv + ["--output", args.output] + (["--no-write"] if args.no_write else []))
+    single = rows[0][3]
+    for label, _, _, rate, _ in rows[1:]:
+        summary.append([f"Beam score-variants, {label.split(' (')[0]} vs single process (variants/s, end to end)",
+                        fmt(rate), f"{fmt(single)} (single process)", f"{rate / single:.2f}×", "(none)", "–"])
+
+
+# ----------------------------------------------------------------------------
 
 
 CARRIED = " (from commit "
@@ -422,6 +529,10 @@ def main(argv=None):
         bench_onehot(args, summary)
     if "variants" in chosen:
         bench_variants(args, summary, inference)
+    if "interpret" in chosen:
+        sections.append(("## Enformer interpretation", bench_interpret(args, summary)[0]))
+    if "beam" in chosen:
+        bench_beam(args, summary)
     summary_text = render_summary(summary, args, chosen)
     print(summary_text)
     for title, text in sections:

@@ -180,6 +180,63 @@ def ours_logo_mlm(precision="float32", batch=64, length=200, steps=5, jit=False)
             "peak_rss_gb": peak_rss_gb(), "parameters": model.count_params()}
 
 
+def ours_enformer_interpret(precision="float32", size="full"):
+    """Seconds of one forward pass, one variant effect and one ISM substitution, in one process.
+
+    Variant: `predict_pairs_averaged` on one reference / alternative window
+    pair (an SNV at the centre): reference pass + incremental alternative.
+    ISM: one batch of substitutions as `in_silico_mutagenesis` runs it after
+    its one reference pass (trunk around each, spliced; transformer + heads).
+    """
+    import tensorflow as tf
+
+    from kipoi_genome.interpret.incremental import IncrementalEnformer, predict_pairs_averaged
+
+    model = _ours_enformer(size, precision)
+    length = ENFORMER_CONFIGS[size]["sequence_length"]
+    x = _one_hot(1, length)
+    centre = length // 2
+    forward = tf.function(lambda x: model(x, training=False))
+    forward_seconds, forward_times = timed(lambda: forward(x)["human"].numpy(), 1, 1)
+
+    incremental = IncrementalEnformer(model)
+    alternative = x.copy()
+    alternative[0, centre] = np.roll(alternative[0, centre], 1)
+    variant_seconds, variant_times = timed(lambda: predict_pairs_averaged(incremental, x, alternative), 1, 1)
+
+    reference_trunk = incremental.trunk(x)
+    count = incremental.body_batch
+    positions = centre + np.arange(count)
+    mutants = np.repeat(x, count, axis=0)
+    for k, position in enumerate(positions):
+        mutants[k, position] = np.roll(mutants[k, position], 1)
+    spans = [(int(p), int(p) + 1) for p in positions]
+
+    def substitutions():
+        trunks = tf.repeat(reference_trunk, count, axis=0)
+        incremental.heads(incremental.alternative_trunks(trunks, mutants, spans))
+
+    ism_seconds, ism_times = timed(substitutions, 1, 1)
+    return {"forward_seconds": forward_seconds, "variant_seconds": variant_seconds,
+            "ism_seconds_per_substitution": ism_seconds / count, "ism_batch": count,
+            "times": {"forward": forward_times, "variant": variant_times, "ism_batch": ism_times},
+            "peak_rss_gb": peak_rss_gb()}
+
+
+def ours_enformer_gradient(precision="float32", size="full", batch=1):
+    """`gradient_times_input` for the human head's central bin, all tracks (the CLI default)."""
+    from kipoi_genome.interpret import gradient_times_input
+
+    model = _ours_enformer(size, precision)
+    config = ENFORMER_CONFIGS[size]
+    x = _one_hot(batch, config["sequence_length"])
+    start = time.perf_counter()
+    scores = gradient_times_input(model, x, head="human", bins=[config["target_length"] // 2])
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_rss_gb": peak_rss_gb(),
+            "bases_with_nonzero_score": int(np.count_nonzero(scores.sum(-1)))}
+
+
 # ----------------------------------------------------------------------------
 # Peers (PyTorch)
 # ----------------------------------------------------------------------------
@@ -279,6 +336,8 @@ TASKS = {
     "ours_flops": ours_flops,
     "ours_enformer_train": ours_enformer_train,
     "ours_logo_mlm": ours_logo_mlm,
+    "ours_enformer_interpret": ours_enformer_interpret,
+    "ours_enformer_gradient": ours_enformer_gradient,
     "peer_enformer_inference": peer_enformer_inference,
     "peer_enformer_train": peer_enformer_train,
     "peer_logo_mlm": peer_logo_mlm,

@@ -84,3 +84,35 @@ def test_onehot_verdicts_per_mode_and_fasta_kind():
     assert "bgzip FASTA read per request (a BGZF block inflated per window), best of per-window and batched: " \
         "NOT met (lowest 1.3×)" in text
     assert "in-memory, per window: NOT met (lowest 4.0×)" in text
+
+
+def test_interpret_rows_are_forward_pass_ratios_with_upper_bound_verdicts(monkeypatch):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    results = {
+        "float32": {"forward_seconds": 20.0, "variant_seconds": 27.0, "ism_seconds_per_substitution": 11.0,
+                    "peak_rss_gb": 3.0},
+        "bfloat16": {"forward_seconds": 10.0, "variant_seconds": 16.0, "ism_seconds_per_substitution": 4.0,
+                     "peak_rss_gb": 2.0},
+        "gradient": {"seconds": 95.0, "peak_rss_gb": 5.5, "bases_with_nonzero_score": 196_000},
+    }
+    monkeypatch.setattr(
+        run, "run_worker",
+        lambda task, precision, size: results["gradient" if task == "ours_enformer_gradient" else precision],
+    )
+    args = run.main.__globals__["argparse"].Namespace(quick=False, command="cmd", software="sw")
+    summary = []
+    text, _ = run.bench_interpret(args, summary)
+    rows = {row[0]: row for row in summary}
+    assert all(run._section_of(label) == "interpret" for label in rows)
+    variant32 = rows["Enformer interpretation, variant effect, float32 (forward passes per variant)"]
+    assert variant32[1:] == ["1.35", "2 (full passes, before)", "1.48×", "≤ 1.5 passes", "**met**"]
+    assert rows["Enformer interpretation, variant effect, bfloat16 (forward passes per variant)"][-1] == "**NOT met**"
+    assert rows["Enformer interpretation, ISM, float32 (forward passes per substitution)"][1::4] == ["0.55", "**NOT met**"]
+    assert rows["Enformer interpretation, ISM, bfloat16 (forward passes per substitution)"][1::4] == ["0.40", "**met**"]
+    gradient = rows["Enformer interpretation, gradient × input, float32, batch 1 (peak RSS GB; s)"]
+    assert gradient[1] == "5.50; 95 s" and gradient[-1] == "**met**"
+    assert "| one variant effect (reference + alternative) | 27.00 s = 1.35 passes | 16.00 s = 1.60 passes |" in text
