@@ -10,6 +10,25 @@ SHARED = pathlib.Path(os.environ.get("KIPOI_GENOME_SHARED", REPO.parent / "share
 TEST_DATA = REPO / "tests" / "data"
 
 
+# Property-based tests (tests/test_properties.py): 150 examples per test, about
+# 2,000 in all; derandomized (the same examples every run) when CI=true.
+# KIPOI_GENOME_FUZZ=10 runs 10x as many (a local fuzz run).
+HYPOTHESIS_EXAMPLES = int(150 * float(os.environ.get("KIPOI_GENOME_FUZZ", "1")))
+try:
+    import hypothesis
+except ImportError:  # the property tests skip themselves
+    hypothesis = None
+if hypothesis is not None:
+    _common = dict(
+        max_examples=HYPOTHESIS_EXAMPLES,
+        deadline=None,  # file I/O and TensorFlow calls vary with machine load
+        suppress_health_check=[hypothesis.HealthCheck.too_slow, hypothesis.HealthCheck.data_too_large],
+    )
+    hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True, **_common)
+    hypothesis.settings.register_profile("dev", **_common)
+    hypothesis.settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--run-large", action="store_true", default=False, help="run tests marked large"

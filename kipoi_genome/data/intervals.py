@@ -62,11 +62,11 @@ def _parse_int(text, path, line, what):
 def iter_bed(path):
     """Yields the intervals of a BED file (plain or gzip).
 
-    Lines that are empty or start with ``#``, ``track`` or ``browser`` are
-    skipped. Columns are tab-separated (whitespace if the line has no tab).
-    At least 3 columns: chrom, start, end (0-based half-open); optional name
-    (4), score (5, ignored), strand (6) and further columns (kept in
-    `Interval.extra`).
+    Lines that are empty or start with ``#``, or whose first word is
+    ``track`` or ``browser``, are skipped. Columns are tab-separated
+    (whitespace if the line has no tab). At least 3 columns: chrom, start,
+    end (0-based half-open); optional name (4), score (5, ignored), strand
+    (6) and further columns (kept in `Interval.extra`).
 
     Args:
         path: str or os.PathLike.
@@ -83,8 +83,8 @@ def iter_bed(path):
     path = os.fspath(path)
     try:
         for number, text in iter_lines(path, "BED"):
-            if not text.strip() or text.startswith(("#", "track", "browser")):
-                continue
+            if not text.strip() or text.startswith("#") or text.split(None, 1)[0] in ("track", "browser"):
+                continue  # a contig may be named "track1": only the word itself starts a header
             fields = text.split("\t") if "\t" in text else text.split()
             if len(fields) < 3:
                 raise InputFileError(
