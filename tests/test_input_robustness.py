@@ -192,6 +192,12 @@ def test_truncated_corrupt_and_binary_bed(tmp_path):
         read_bed(binary)
 
 
+def test_bed_contig_named_like_a_header_word_is_data(tmp_path):
+    path = tmp_path / "regions.bed"
+    path.write_text("track name=x\nbrowser position chr1:1-9\ntrack1\t5\t10\nbrowser2\t1\t2\n")
+    assert [(i.chrom, i.start, i.end, i.line) for i in read_bed(path)] == [("track1", 5, 10, 3), ("browser2", 1, 2, 4)]
+
+
 # FASTA -------------------------------------------------------------------------
 
 
