@@ -109,3 +109,26 @@ def test_enformer_vcf_output_multiallelic_and_skipped_alleles(shared_dir, tmp_pa
             np.testing.assert_allclose(got, expected[head], rtol=1e-4, atol=1e-6)
     read_back = list(cyvcf2.VCF(str(out)))
     assert read_back[multi[1]].INFO.get("KG_human").split(",")[1] == "."
+
+
+def test_bcf_input_records_as_htslib_prints_them(shared_dir, tmp_path, capsys):
+    source = shared_dir / "data" / "variants" / "GRCh37_chr20_vt_indels.vcf.gz"
+    bcf = tmp_path / "indels.bcf"
+    reader = cyvcf2.VCF(str(source))
+    writer = cyvcf2.Writer(str(bcf), reader, mode="wb")
+    for record in reader:
+        writer.write_record(record)
+    writer.close()
+    reader.close()
+    expected = [str(r).rstrip("\n").split("\t") for r in cyvcf2.VCF(str(bcf))]
+    out = tmp_path / "scored.vcf.gz"
+    fasta = shared_dir / "data" / "reference" / "GRCh37_chr20.fa.gz"
+    assert main(["score-variants", "--model", "logo_5mer_chr20_mlm", "--fasta", str(fasta), "--vcf", str(bcf),
+                 "--output", str(out), "--batch-size", "128", "--no-progress"]) == 0
+    assert f"scored {len(expected)} variant alleles; skipped 0 with REF mismatches;" in capsys.readouterr().err
+    _, records = read_text_vcf(out)
+    assert len(records) == len(expected)
+    for before, after in zip(expected, records):
+        assert after[:7] == before[:7] and after[8:] == before[8:]
+        assert info_items(after[7], False) == info_items(before[7], False)
+        assert len([item for item in info_items(after[7], True) if item.startswith("KG_llr=")]) == 1

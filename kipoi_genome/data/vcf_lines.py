@@ -18,7 +18,7 @@ class VcfLines:
     """A plain or gzip/bgzip VCF read as text: its header, then its records.
 
     Args:
-        path: str or os.PathLike. A `.vcf` or `.vcf.gz` (not BCF).
+        path: str or os.PathLike. A `.vcf`, `.vcf.gz` or `.bcf`.
 
     Attributes:
         path: str.
@@ -26,16 +26,16 @@ class VcfLines:
             line, without line ends.
 
     Raises:
-        InputFileError: for a missing, empty or binary (BCF) file, or a
+        InputFileError: for a missing, empty or unreadable file, or a
             header without a ``#CHROM`` line.
     """
 
     def __init__(self, path):
         self.path = os.fspath(path)
-        if self.path.endswith(".bcf"):
-            raise InputFileError(
-                self.path, None, "BCF input cannot be copied as text; convert it with `bcftools view -Oz` first"
-            )
+        self.binary = self.path.endswith(".bcf")
+        if self.binary:
+            self._open_bcf()
+            return
         self._handle = open_text(self.path, "VCF")
         self.header = []
         self._pending = None
@@ -53,12 +53,28 @@ class VcfLines:
             self.close()
             raise InputFileError(self.path, len(self.header) or None, "VCF header has no #CHROM line")
 
+    def _open_bcf(self):
+        import cyvcf2
+
+        if not os.path.isfile(self.path):
+            raise InputFileError(self.path, None, "VCF file not found")
+        try:
+            self._handle = cyvcf2.VCF(self.path, lazy=True)
+        except Exception as error:  # cyvcf2 raises OSError or a bare Exception
+            raise InputFileError(self.path, None, f"not a valid BCF file: {str(error).splitlines()[0]}") from None
+        self.header = self._handle.raw_header.rstrip("\n").split("\n")
+
     def records(self):
         """Yields `(line_number, text)` for each record line, without its line end.
 
         Empty lines are yielded too (as ``""``), so that numbers stay those
-        of the file.
+        of the file. A BCF has no text: its records come as htslib prints
+        them (`bcftools view`), with line number None.
         """
+        if self.binary:
+            for record in self._handle:
+                yield None, str(record).rstrip("\n")
+            return
         number = len(self.header)
         try:
             if self._pending is not None:

@@ -15,6 +15,8 @@ gains the score keys. Each score is one INFO field ``KG_<name>`` with
 An allele that was not scored (REF mismatch, symbolic or ``*`` ALT) holds
 ``.``; a record none of whose alleles was scored gets no ``KG_`` keys. Keys
 of the same name already in the input are replaced (header and records).
+A BCF input has no text to copy: its records are written as htslib prints
+them (`bcftools view`).
 """
 
 import numpy as np
@@ -46,7 +48,17 @@ def _info_header(name, size, track_names=None):
     )
 
 
+def _belongs(variant, number, fields):
+    """Whether a scored variant comes from this record (by line; by alleles in a BCF)."""
+    if variant.line is not None and number is not None:
+        return variant.line == number
+    return (fields[0] == variant.chrom and fields[1] == str(variant.pos) and fields[3].upper() == variant.ref
+            and variant.alt in fields[4].upper().split(","))
+
+
 def _check_order(variant, number, fields, path):
+    if variant.line is None or number is None:
+        return
     if number != variant.line or fields[0] != variant.chrom or fields[1].lstrip("0") != str(variant.pos):
         raise RuntimeError(
             f"{path}: scores do not follow the file's records (score for {variant} at line "
@@ -95,8 +107,9 @@ def write_annotated_vcf(stream, vcf, path, summary=None, track_names=None):
     Args:
         stream: iterable of `(VariantWindow, dict name -> array [n])` in the
             file's record order (as `score_variants(..., vcf)` yields them);
-            each window's `variant.line` names its record.
-        vcf: the input `.vcf` / `.vcf.gz` the stream was scored from.
+            each window's `variant.line` names its record (in a BCF, which
+            has no lines, its CHROM, POS, REF and ALT do).
+        vcf: the input `.vcf`, `.vcf.gz` or `.bcf` the stream was scored from.
         path: output `.vcf.gz` (bgzip; written atomically).
         summary: a `ScoringSummary` whose `not_sequence` is set to the ALT
             alleles that were neither scored nor REF mismatches (symbolic,
@@ -109,18 +122,19 @@ def write_annotated_vcf(stream, vcf, path, summary=None, track_names=None):
         and ``scored`` (alleles with scores).
 
     Raises:
-        InputFileError: if `vcf` cannot be read as text (see `VcfLines`).
+        InputFileError: if `vcf` cannot be read (see `VcfLines`).
         RuntimeError: if the stream does not follow the file's records.
     """
     from Bio import bgzf
 
-    stream = iter(stream)
-    pending = next(stream, None)
-    names = [] if pending is None else list(pending[1])
-    keys = {INFO_PREFIX + name for name in names}
-    alleles = _Alleles()
-    records = 0
     with VcfLines(vcf) as source, atomic_output(path, suffix=".vcf.gz") as tmp:
+        # The header lines need the score names, so the first scores come before any output.
+        stream = iter(stream)
+        pending = next(stream, None)
+        names = [] if pending is None else list(pending[1])
+        keys = {INFO_PREFIX + name for name in names}
+        alleles = _Alleles()
+        records = 0
         writer = bgzf.BgzfWriter(tmp, "wb")
         try:
             header = [
@@ -140,11 +154,13 @@ def write_annotated_vcf(stream, vcf, path, summary=None, track_names=None):
                 if len(fields) < 8:
                     raise InputFileError(vcf, number, f"VCF record has {len(fields)} column(s), needs at least 8", text)
                 scored = []
-                while pending is not None and pending[0].variant.line == number:
+                while (pending is not None and _belongs(pending[0].variant, number, fields)
+                       and pending[0].variant.alt not in [window.alt for window, _ in scored]):
                     _check_order(pending[0].variant, number, fields, vcf)
                     scored.append(pending)
                     pending = next(stream, None)
-                if pending is not None and pending[0].variant.line < number:
+                if pending is not None and None not in (pending[0].variant.line, number) \
+                        and pending[0].variant.line < number:
                     _check_order(pending[0].variant, number, fields, vcf)
                 writer.write("\t".join(_annotate(fields, scored, names, alleles, vcf, number)) + "\n")
                 records += 1
