@@ -118,9 +118,17 @@ def test_logo_for_short_regions_bars_for_long():
 
     long = region_figure("chr20", START, START + 1000, contributions=scores, contributions_start=origin)
     assert not artists(long, "logo:")
-    bars = [p for p in long.axes[0].patches]
-    assert len(bars) == 1000
-    np.testing.assert_allclose([p.get_height() for p in bars], scores[500:1500].sum(-1))
+    per_base = scores[500:1500].sum(-1)
+    up, down = (artists(long, f"contribution:{sign}")[0].get_data() for sign in ("positive", "negative"))
+    np.testing.assert_array_equal(up.edges, START + np.arange(1001))
+    np.testing.assert_allclose(up.values, np.maximum(per_base, 0))
+    np.testing.assert_allclose(down.values, np.minimum(per_base, 0))
+
+    per_base = rng.normal(size=10_000)  # 10 kb: the envelope of 3-bp blocks (at most 4,000 steps)
+    wide = region_figure("chr20", START, START + 10_000, contributions=per_base, contributions_start=START)
+    up = artists(wide, "contribution:positive")[0].get_data()
+    assert len(up.values) == 3334 and up.edges[-1] == START + 10_000
+    np.testing.assert_allclose(up.values[:-1], np.maximum(per_base[:9999].reshape(-1, 3).max(1), 0))
     assert [t.get_text() for t in long.axes[0].get_legend().get_texts()] == [
         "positive contribution", "negative contribution"]
 
@@ -171,3 +179,14 @@ def test_plot_cli_on_chr20(shared_dir, tmp_path, gtf):
                  "--output", str(out)]) == 0
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_track_titles_from_the_shared_table(shared_dir):
+    from kipoi_genome.interpret.plots import track_title
+    from kipoi_genome.models import enformer_tracks, track_labels
+
+    table = enformer_tracks("human", path=shared_dir / "data" / "enformer" / "targets_human.txt.gz")
+    titles = [track_title(name, "human") for name in track_labels("human", len(table), table)]
+    assert titles[4828] == f"{table.description[4828]} ({table.identifier[4828]})"
+    assert titles[4828].startswith("CAGE:")
+    assert track_title("human_3", "human") == "human_3"

@@ -46,21 +46,13 @@ def add_parser(subparsers):
     parser.set_defaults(func=run)
 
 
-def _label(name, head):
-    """`human:CNhs11250:CAGE:K562 ...` -> `CAGE:K562 ... (CNhs11250)`; other names unchanged."""
-    parts = name.split(":", 2)
-    if len(parts) == 3 and parts[0] == head:
-        return f"{parts[2]} ({parts[1]})"
-    return name
-
-
 def run(args):
     from kipoi_genome.data import parse_region
     from kipoi_genome.data.gene_models import read_gene_models
     from kipoi_genome.inference import load_model
     from kipoi_genome.inference.track_selection import select_tracks
     from kipoi_genome.interpret import gradient_times_input, select_output
-    from kipoi_genome.interpret.plots import plot_region
+    from kipoi_genome.interpret.plots import plot_region, track_title
     from kipoi_genome.interpret.windows import model_window
 
     if not args.output.lower().endswith(FORMATS):
@@ -72,7 +64,7 @@ def run(args):
     model = load_model(args.model)
     head = args.head or next(iter(model.output))
     tracks, names = select_tracks(model, head, args.tracks, args.track_table)
-    names = [_label(name, head) for name in names]
+    names = [track_title(name, head) for name in names]
     if args.track_names:
         names = args.track_names.split(",")
         if len(names) != len(tracks):

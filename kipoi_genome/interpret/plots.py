@@ -25,6 +25,19 @@ LEFT, RIGHT = 0.22, 0.96  # axes span of the figure width; track names go left o
 GENE_FONT_SIZE = 7
 
 
+def track_title(name, head):
+    """Panel title of a track from its output name (`track_labels`).
+
+    `human:CNhs11250:CAGE:K562 ENCODE, biol_` -> `CAGE:K562 ENCODE, biol_ (CNhs11250)`:
+    the description first, as a reader looks for the assay and cell type.
+    Names without a table (`human_4`) are kept.
+    """
+    parts = name.split(":", 2)
+    if len(parts) == 3 and parts[0] == head:
+        return f"{parts[2]} ({parts[1]})"
+    return name
+
+
 def position_unit(span):
     """(divisor, unit) for axis labels of a region `span` bp wide."""
     if span >= 2_000_000:
@@ -192,12 +205,22 @@ def draw_logo(ax, scores, start):
     ax.axhline(0, color="0.6", linewidth=0.5)
 
 
-def draw_bars(ax, per_base, start):
-    """Per-base scores as 1-bp bars coloured by sign."""
-    values = np.asarray(per_base, dtype=float)
-    x = start + np.arange(len(values))
-    colours = np.where(values >= 0, SIGN_COLOURS["positive"], SIGN_COLOURS["negative"])
-    ax.bar(x, values, width=1.0, align="edge", color=colours, linewidth=0, gid="contribution-bars")
+def draw_bars(ax, per_base, start, max_steps=4000):
+    """Per-base scores as signed bars: positive above zero, negative below.
+
+    Two step artists (gids ``contribution:positive`` / ``contribution:negative``)
+    rather than one patch per base, so that PDF/SVG stay small. Regions longer
+    than `max_steps` bp are drawn as the envelope of equal blocks (the largest
+    positive and the most negative score in each), as browsers summarise
+    bigWigs, so that no peak is lost to the pixel grid.
+    """
+    values = np.nan_to_num(np.asarray(per_base, dtype=float))
+    block = -(-len(values) // max_steps)
+    padded = np.pad(values, (0, (-len(values)) % block)).reshape(-1, block)
+    edges = np.minimum(start + block * np.arange(len(padded) + 1), start + len(values))
+    for name, envelope in (("positive", np.maximum(padded.max(1), 0)), ("negative", np.minimum(padded.min(1), 0))):
+        ax.stairs(envelope, edges, baseline=0, fill=True, color=SIGN_COLOURS[name], linewidth=0,
+                  gid=f"contribution:{name}")
     ax.axhline(0, color="0.6", linewidth=0.5)
 
 
