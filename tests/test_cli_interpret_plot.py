@@ -64,7 +64,8 @@ def test_attention_npz(tmp_path):
     [
         (["--output", "x.txt"], "--output must end in .bedgraph or .npz"),
         (["--bins", "5:1", "--output", "x.npz"], "--bins must be START:END"),
-        (["--tracks", "a", "--output", "x.npz"], "--tracks must be comma-separated integers"),
+        (["--head", "human", "--tracks", "a", "--output", "x.npz"], "--tracks pattern 'a' needs a track table"),
+        (["--tracks", "0", "--output", "x.npz"], "--tracks needs --head: the model has heads ['human', 'mouse']"),
     ],
 )
 def test_interpret_bad_arguments(args, message, capsys, tmp_path, monkeypatch):
