@@ -136,7 +136,12 @@ def atomic_output(path, mode=None, suffix=".tmp"):
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "is a directory; the output must be a file name", path)
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder should be
+        raise NotADirectoryError(
+            errno.ENOTDIR, "Not a directory (a file is in the way of the output's folder)", path
+        ) from None
     remove_stale_partials(path)
     try:
         fd, tmp = tempfile.mkstemp(

@@ -13,7 +13,8 @@ Bad input ends a command with exit code 2 and exactly one line on stderr,
   library that bundles absl), which ignores ``TF_CPP_MIN_LOG_LEVEL``.
 - `close_progress_bars` closes (and erases) open tqdm bars, so a bar that
   belongs to an abandoned generator is not redrawn after the error line.
-- `signals_as_exceptions` turns SIGTERM and SIGHUP into `Terminated`, so
+- `signals_as_exceptions` turns SIGTERM and SIGHUP into `Terminated` (raised
+  again if Python drops it, see `REDELIVER_S`), so
   `finally` blocks and `kipoi_genome.atomic.atomic_output` remove temporary
   files as they do for Ctrl-C (KeyboardInterrupt); the exit code is
   128 + the signal number, as a shell reports a signal death.
@@ -127,6 +128,7 @@ def report_interrupt(command, error):
         int. The exit code, 128 + the signal number (130 for Ctrl-C, 143 for
         SIGTERM).
     """
+    _disarm()
     signum = getattr(error, "signum", signal.SIGINT)
     report(command, Interrupted(f"interrupted by {signal.Signals(signum).name}"))
     return 128 + signum
@@ -187,27 +189,54 @@ def import_tensorflow_quietly():
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+# Seconds after which a signal's exception is raised again if it has not ended
+# the command yet: Python drops an exception raised while the main thread runs
+# a __del__ method or a weakref callback ("Exception ignored in ..."), which is
+# where a signal lands now and then while TensorFlow traces a function.
+REDELIVER_S = 2.0
+
+
+def _disarm():
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 @contextlib.contextmanager
 def signals_as_exceptions(signums=(signal.SIGTERM, signal.SIGHUP)):
     """Within the block, the given signals raise `Terminated` in the main thread.
 
-    After the first signal the handlers ignore further ones, so cleanup on
-    the way out is not interrupted. Previous handlers are restored on exit.
-    Outside the main thread (where Python cannot install handlers) this does
-    nothing.
+    After the first signal, further ones are ignored (cleanup on the way out
+    is not interrupted), but the same `Terminated` is raised again every
+    `REDELIVER_S` seconds (SIGALRM) until the block is left or
+    `report_interrupt` runs, in case the first one was dropped. Previous
+    handlers are restored on exit. Outside the main thread (where Python
+    cannot install handlers) this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    received = []
 
     def handler(signum, frame):
-        for number in signums:
-            signal.signal(number, signal.SIG_IGN)
-        raise Terminated(signum)
+        if not received:
+            received.append(signum)
+            for number in signums:
+                signal.signal(number, signal.SIG_IGN)
+        if hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, REDELIVER_S)
+        raise Terminated(received[0])
 
-    previous = {number: signal.signal(number, handler) for number in signums}
+    def unraisable(info, default=sys.unraisablehook):
+        if not isinstance(info.exc_value, Terminated):  # a dropped one is raised again: no message
+            default(info)
+
+    watched = (*signums, signal.SIGALRM) if hasattr(signal, "setitimer") else signums
+    previous = {number: signal.signal(number, handler) for number in watched}
+    previous_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     try:
         yield
     finally:
+        _disarm()
+        sys.unraisablehook = previous_hook
         for number, old in previous.items():
             signal.signal(number, old)

@@ -62,4 +62,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m kipoi_genome.cli.main`: run the imported module's main, so the
+    # CommandError that subcommands import is the one caught.
+    from kipoi_genome.cli.main import main as _main
+
+    sys.exit(_main())
