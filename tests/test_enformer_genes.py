@@ -50,7 +50,7 @@ def window(fasta, chrom, start):
 def expected_tss_value(model, fasta, chrom, tss, neighbours=1):
     """Sum over the bin that contains `tss` and `neighbours` bins each side."""
     start = tss - LENGTH // 2
-    prediction = model.predict(one_hot(window(fasta, chrom, start))[None], verbose=0)["human"][0]
+    prediction = model.predict_on_batch(one_hot(window(fasta, chrom, start))[None])["human"][0]
     first_output_bp = start + (LENGTH - BINS * BIN) // 2
     spans = [(first_output_bp + i * BIN, first_output_bp + (i + 1) * BIN) for i in range(BINS)]
     (tss_bin,) = [i for i, (lo, hi) in enumerate(spans) if lo <= tss < hi]

@@ -43,8 +43,8 @@ def test_embed_equals_trunk_output_of_forward_pass(chunk):
     assert embeddings.shape == (2, BINS, 2 * 48)
     # The tensor entering the heads in the model's own functional graph.
     trunk = keras.Model(model.input, model.get_layer("head_human").input)
-    np.testing.assert_allclose(embeddings, trunk.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
-    predictions = model.predict(x, verbose=0)
+    np.testing.assert_allclose(embeddings, trunk.predict_on_batch(x), rtol=1e-4, atol=1e-5)
+    predictions = model.predict_on_batch(x)
     for organism in ("human", "mouse"):
         heads = np.asarray(model.get_layer(f"head_{organism}")(embeddings))
         np.testing.assert_allclose(heads, predictions[organism], rtol=1e-5, atol=1e-6)
