@@ -331,6 +331,21 @@ def test_logo_tokenize_views_rejects_what_enformer_rejects(sequence, message):
         tokenize_views(tokenizer, ["ACGT" * 30, sequence])
 
 
+@pytest.mark.parametrize("scorer_name", ["ZeroShotScorer", "PrioritizerScorer"])
+def test_logo_variant_scorers_reject_windows_enformer_rejects(logo_inputs, scorer_name):
+    from kipoi_genome.data import Variant, variant_window
+    from kipoi_genome.interpret import logo_scorers
+
+    fasta = FastaExtractor(logo_inputs / "genome.fa")
+    base = fasta.extract("chr1", 689, 690)
+    window = variant_window(fasta, Variant("chr1", 690, "v1", base, "A" if base != "A" else "C", "calls.vcf", 7), 30)
+    assert "X-7" in window.reference
+    scorer = getattr(logo_scorers, scorer_name)(model_stub := object(), window_length=30)
+    assert scorer.model is model_stub
+    with pytest.raises(InputFileError, match=r"^calls\.vcf:7: window chr1:674-704 of variant chr1:690:.*non-ACGTN character 'X'"):
+        scorer.score_variant_windows([window])
+
+
 # Tokenizer ---------------------------------------------------------------------
 
 

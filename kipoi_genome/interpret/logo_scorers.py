@@ -2,8 +2,23 @@
 
 import numpy as np
 
+from kipoi_genome.data import InputFileError, check_sequence
 from kipoi_genome.models import LogoMaskedLM, LogoVariantPrioritizer
 from kipoi_genome.models.logo import zero_shot_variant_scores
+
+
+def _check_windows(windows):
+    """Like Enformer's one-hot step, rejects windows with characters other than ACGTN / IUPAC."""
+    for window in windows:
+        try:
+            check_sequence(window.reference)
+            check_sequence(window.alternative)  # a deletion's right flank reaches past the reference window
+        except ValueError as error:
+            variant = window.variant
+            raise InputFileError(
+                variant.source, variant.line,
+                f"window {variant.chrom}:{window.start}-{window.end} of variant {variant}: {error}",
+            ) from None
 
 
 def _window_length(backbone):
@@ -29,6 +44,7 @@ class ZeroShotScorer:
         self.variant_window_length = window_length or min(1004, _window_length(masked_lm.backbone))
 
     def score_variant_windows(self, windows):
+        _check_windows(windows)
         scores = np.full(len(windows), np.nan, dtype=np.float32)
         keep = [i for i, w in enumerate(windows) if len(w.ref) == len(w.alt)]
         if keep:
@@ -48,6 +64,7 @@ class PrioritizerScorer:
         self.variant_window_length = window_length or min(1004, _window_length(prioritizer.backbone))
 
     def score_variant_windows(self, windows):
+        _check_windows(windows)
         probabilities = self.model.predict_variants(
             [w.reference for w in windows], [w.alternative for w in windows]
         )
