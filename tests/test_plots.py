@@ -46,8 +46,8 @@ def gtf(tmp_path):
 
 
 def artists(fig, prefix):
-    found = [a for ax in fig.axes for a in [*ax.patches, *ax.lines, *ax.texts] if (a.get_gid() or "").startswith(prefix)]
-    return found
+    drawn = [a for ax in fig.axes for a in [*ax.patches, *ax.lines, *ax.texts]]
+    return [a for a in drawn if (a.get_gid() or "").startswith(prefix)]
 
 
 def test_gene_models_region_and_labels(gtf):
@@ -143,6 +143,18 @@ def test_bed12_and_bed6_gene_models(tmp_path):
     assert tx.exons == ((1000, 1200), (2000, 2300), (4900, 5000)) and tx.strand == "-"
     assert (tx.thick_start, tx.thick_end) == (1500, 4000)
     assert box.exons == ((6000, 7000),) and box.strand == "+"
+    gff = tmp_path / "genes.gff3"
+    gff.write_text(
+        "##gff-version 3\n"
+        "chr20\tt\tgene\t101\t900\t.\t-\t.\tID=gene1;Name=GENE%2C1\n"
+        "chr20\tt\tmRNA\t101\t900\t.\t-\t.\tID=tx1;Parent=gene1\n"
+        "chr20\tt\texon\t101\t300\t.\t-\t.\tParent=tx1\n"
+        "chr20\tt\texon\t701\t900\t.\t-\t.\tParent=tx1\n"
+        "chr20\tt\tCDS\t201\t300\t.\t-\t0\tParent=tx1\n"
+    )
+    (gene,) = read_gene_models(gff)
+    assert (gene.name, gene.strand, gene.exons) == ("GENE,1", "-", ((100, 300), (700, 900)))
+    assert (gene.thick_start, gene.thick_end) == (200, 300)
     bad = tmp_path / "bad.bed"
     bad.write_text("chr20\t1000\t5000\tTX1\t0\t-\t1500\t4000\t0\t2\t200,300,100,\t0,1000,3900,\n")
     with pytest.raises(InputFileError, match=r"bad.bed:1: BED12 blockCount 2"):

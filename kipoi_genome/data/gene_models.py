@@ -205,7 +205,7 @@ def _read_gff(path, gtf):
 def _gff3_gene(attributes, parents):
     """The gene ID a GFF3 feature belongs to (itself, its parent or grandparent), or None."""
     if "Parent" not in attributes:
-        return attributes.get("ID") if attributes.get("ID") in parents and "Parent" not in attributes else None
+        return attributes.get("ID")  # a gene line, or a transcript without a gene
     for parent in attributes["Parent"].split(","):
         record = parents.get(parent)
         if record is None:

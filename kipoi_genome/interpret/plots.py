@@ -170,7 +170,8 @@ def _letter(base):
 
         path = TextPath((0, 0), base, size=1, prop=FontProperties(family="DejaVu Sans", weight="bold"))
         box = path.get_extents()
-        _LETTERS[base] = Affine2D().translate(-box.x0, -box.y0).scale(1 / box.width, 1 / box.height).transform_path(path)
+        unit = Affine2D().translate(-box.x0, -box.y0).scale(1 / box.width, 1 / box.height)
+        _LETTERS[base] = unit.transform_path(path)
     return _LETTERS[base]
 
 
@@ -193,7 +194,8 @@ def draw_logo(ax, scores, start):
             if value == 0 or not np.isfinite(value):
                 continue
             bottom = up if value > 0 else down + value
-            path = Affine2D().scale(0.9, abs(value)).translate(start + i + 0.05, bottom).transform_path(_letter(BASES[j]))
+            place = Affine2D().scale(0.9, abs(value)).translate(start + i + 0.05, bottom)
+            path = place.transform_path(_letter(BASES[j]))
             ax.add_patch(PathPatch(path, facecolor=BASE_COLOURS[BASES[j]], edgecolor="none", gid=f"logo:{BASES[j]}"))
             if value > 0:
                 up += value
