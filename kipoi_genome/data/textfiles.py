@@ -122,15 +122,3 @@ def check_compressed(path, kind="file"):
                 pass
     except DECOMPRESSION_ERRORS as error:
         raise decompression_error(path, error, kind) from None
-
-
-def read_line(path, line_number):
-    """Returns line `line_number` (1-based) of a text file, without its newline, or None."""
-    try:
-        with open_text(path) as handle:
-            for number, line in enumerate(handle, start=1):
-                if number == line_number:
-                    return line.rstrip("\r\n")
-    except (OSError, UnicodeDecodeError, InputFileError):
-        return None
-    return None
