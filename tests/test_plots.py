@@ -54,11 +54,15 @@ def test_gene_models_region_and_labels(gtf):
     genes = read_gene_models(gtf, "chr20", START, END)
     assert [g.name for g in genes if g.name in EXPECTED_EXONS] and "OUTSIDE" not in [g.name for g in genes]
     tracks = {"CAGE:K562 (CNhs11250)": np.linspace(0, 1, 40)}  # bins reach far beyond the region
-    fig = region_figure("chr20", START, END, tracks, tracks_start=START - 1280, bin_size=128, genes=genes)
+    fig = region_figure("chr20", START, END, tracks, tracks_start=START - 1280, bin_size=128, genes=genes,
+                        highlights=[(44_035_100, 44_035_101)])
     for ax in fig.axes:
         assert ax.get_xlim() == (START, END)  # exactly the requested region
     assert fig.axes[-1].get_xlabel() == "chr20 position (kb)"
     assert fig.axes[-1].xaxis.get_major_formatter()(44_035_000, 0) == "44,035"
+    for ax in fig.axes:  # the highlighted base, in every panel
+        (spot,) = [p for p in ax.patches if p.get_gid() == "highlight"]
+        assert (spot.get_x(), spot.get_width()) == (44_035_100, 1)
 
     for name, exons in EXPECTED_EXONS.items():
         pieces = sorted((p.get_x(), p.get_x() + p.get_width(), p.get_height()) for p in artists(fig, f"exon:{name}"))
@@ -168,6 +172,7 @@ def test_bed12_and_bed6_gene_models(tmp_path):
         (["--region", "chr20:1001-9000"], "--region is 8,000 bp; the model predicts 2,048 bp"),
         (["--genes", "GTF"], "genes.gtf:2: GTF line has 8 columns, needs 9"),
         (["--output", "x.jpg"], "--output must end in .png, .pdf or .svg"),
+        (["--highlight", "chr20:1-10"], "--highlight must overlap --region"),
     ],
 )
 def test_plot_bad_input_one_line(shared_dir, tmp_path, capsys, extra, message):
@@ -188,6 +193,7 @@ def test_plot_cli_on_chr20(shared_dir, tmp_path, gtf):
     fasta = shared_dir / "data" / "reference" / "GRCh37_chr20.fa.gz"
     assert main(["plot", "--model", "enformer_tiny", "--fasta", str(fasta), "--region", "chr20:44,034,651-44,034,780",
                  "--head", "human", "--tracks", "0,3", "--genes", str(gtf), "--contributions", "--dpi", "100",
+                 "--highlight", "chr20:44,034,711-44,034,711",
                  "--output", str(out)]) == 0
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

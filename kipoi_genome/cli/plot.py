@@ -41,6 +41,10 @@ def add_parser(subparsers):
         "--logo-max-bp", type=int, default=200,
         help="draw contributions as a sequence logo for regions up to this length (default 200)",
     )
+    parser.add_argument(
+        "--highlight", action="append", default=[],
+        help="chrom:start-end (1-based) shaded in every panel, e.g. a variant or enhancer; repeatable",
+    )
     parser.add_argument("--dpi", type=int, default=200, help="PNG resolution (default 200)")
     parser.add_argument("--output", required=True, help="output .png, .pdf or .svg")
     parser.set_defaults(func=run)
@@ -60,6 +64,12 @@ def run(args):
     if args.logo_max_bp < 0 or args.dpi < 1:
         raise ValueError(f"--logo-max-bp must be >= 0 and --dpi >= 1. Received: {args.logo_max_bp}, {args.dpi}")
     region = parse_region(args.region)
+    highlights = []
+    for text in args.highlight:
+        spot = parse_region(text)
+        if spot.chrom != region.chrom or spot.end <= region.start or spot.start >= region.end:
+            raise ValueError(f"--highlight must overlap --region {args.region}. Received: {text!r}")
+        highlights.append((spot.start, spot.end))
     genes = read_gene_models(args.genes, region.chrom, region.start, region.end) if args.genes else ()
     model = load_model(args.model)
     head = args.head or next(iter(model.output))
@@ -98,6 +108,7 @@ def run(args):
         title=f"{args.model}: {region.chrom}:{region.start + 1:,}-{region.end:,}",
         logo_max_bp=args.logo_max_bp,
         dpi=args.dpi,
+        highlights=highlights,
     )
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

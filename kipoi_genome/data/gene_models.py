@@ -86,7 +86,7 @@ def read_gene_models(path, chrom=None, start=None, end=None):
     path = os.fspath(path)
     lower = path.lower()
     if lower.endswith(_GTF_SUFFIXES) or lower.endswith(_GFF_SUFFIXES):
-        genes = _read_gff(path, gtf=lower.endswith(_GTF_SUFFIXES))
+        genes = _read_gff(path, lower.endswith(_GTF_SUFFIXES), chrom)
     else:
         genes = [_bed_gene(interval, path) for interval in iter_bed(path)]
     keep = [
@@ -131,7 +131,7 @@ def _bed_gene(interval, path):
                      merge_blocks(exons), thick_start, thick_end, path, line)
 
 
-def _read_gff(path, gtf):
+def _read_gff(path, gtf, chrom=None):
     kind = "GTF" if gtf else "GFF3"
     parse = _gtf_attributes if gtf else _gff3_attributes
     genes, parents = {}, {}  # gene key -> dict; GFF3 ID -> gene key
@@ -147,6 +147,8 @@ def _read_gff(path, gtf):
                 fields = text.split("\t")
                 if len(fields) != 9:
                     raise InputFileError(path, number, f"{kind} line has {len(fields)} columns, needs 9", text)
+                if chrom is not None and fields[0] != chrom:  # a whole-genome GTF: keep one contig in memory
+                    continue
                 try:
                     first, last = int(fields[3]), int(fields[4])
                 except ValueError:

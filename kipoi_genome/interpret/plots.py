@@ -18,6 +18,7 @@ from kipoi_genome.atomic import atomic_output
 BASES = "ACGT"
 BASE_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}  # WebLogo classic
 SIGN_COLOURS = {"positive": "#C0392B", "negative": "#2E86C1"}
+HIGHLIGHT = "#FCE38A"  # pale yellow, as genome browsers highlight
 TRACK_COLOURS = ("#1F4E79", "#7B2D26", "#2E6B3A", "#6A3D9A", "#B35806", "#01665E")
 LOGO_MAX_BP = 200
 FIGURE_WIDTH = 10.0  # inches
@@ -245,13 +246,14 @@ def region_figure(
     genes=(),
     title=None,
     logo_max_bp=LOGO_MAX_BP,
+    highlights=(),
 ):
     """Builds the figure of a region (see `plot_region`); returns the Figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch, Rectangle
     from matplotlib.ticker import FormatStrFormatter
 
     if not 0 <= start < end:
@@ -320,6 +322,10 @@ def region_figure(
     if genes:
         draw_genes(axes[-1], list(genes), start, end, axis_inches)
         _name_panel(axes[-1], "genes")
+    for ax in axes:
+        for a, b in highlights:  # behind the data, across the panel's full height
+            ax.add_patch(Rectangle((a, 0), b - a, 1, transform=ax.get_xaxis_transform(), facecolor=HIGHLIGHT,
+                                   edgecolor="none", zorder=0, gid="highlight"))
     divisor, unit = position_unit(span)
     bottom_ax = axes[-1]
     bottom_ax.set_xlim(start, end)
@@ -334,7 +340,7 @@ def region_figure(
 
 
 def plot_region(path, chrom, start, end, tracks=None, tracks_start=None, bin_size=128, contributions=None,
-                contributions_start=None, genes=(), title=None, logo_max_bp=LOGO_MAX_BP, dpi=200):
+                contributions_start=None, genes=(), title=None, logo_max_bp=LOGO_MAX_BP, dpi=200, highlights=()):
     """Writes a figure of a region: tracks, contribution scores and genes.
 
     Exactly `[start, end)` is shown: tracks and contributions that extend
@@ -358,6 +364,8 @@ def plot_region(path, chrom, start, end, tracks=None, tracks_start=None, bin_siz
         title: str or None.
         logo_max_bp: int. Longest region drawn as a logo.
         dpi: int. Resolution of a PNG.
+        highlights: iterable of `(start, end)` (0-based half-open) shaded
+            in every panel, e.g. a variant or an enhancer.
 
     Returns:
         None.
@@ -365,7 +373,7 @@ def plot_region(path, chrom, start, end, tracks=None, tracks_start=None, bin_siz
     import matplotlib.pyplot as plt
 
     fig = region_figure(chrom, start, end, tracks, tracks_start, bin_size, contributions, contributions_start,
-                        genes, title, logo_max_bp)
+                        genes, title, logo_max_bp, highlights)
     suffix = "." + str(path).rsplit(".", 1)[-1]
     try:
         with atomic_output(path, suffix=suffix) as tmp:
