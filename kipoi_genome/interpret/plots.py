@@ -323,9 +323,9 @@ def region_figure(
         draw_genes(axes[-1], list(genes), start, end, axis_inches)
         _name_panel(axes[-1], "genes")
     for ax in axes:
-        for a, b in highlights:  # behind the data, across the panel's full height
+        for a, b in highlights:  # over the data (filled tracks would hide it), translucent, outlined for 1 bp
             ax.add_patch(Rectangle((a, 0), b - a, 1, transform=ax.get_xaxis_transform(), facecolor=HIGHLIGHT,
-                                   edgecolor="none", zorder=0, gid="highlight"))
+                                   edgecolor="#D4A017", linewidth=0.6, alpha=0.45, zorder=5, gid="highlight"))
     divisor, unit = position_unit(span)
     bottom_ax = axes[-1]
     bottom_ax.set_xlim(start, end)
