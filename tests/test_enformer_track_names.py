@@ -114,3 +114,25 @@ def test_interpret_tracks_pattern_equals_indices(published_heads, tables, tmp_pa
     assert err[-1] == ("kipoi-genome interpret: error: --tracks 'CAGE:*nowhere*' matches no track description "
                        "in the table (5,313 tracks)")
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_score_variants_columns_carry_table_names(published_heads, tables, tmp_path, monkeypatch):
+    monkeypatch.setenv("KIPOI_GENOME_TRACK_TABLES", str(tables))
+    with open(FASTA) as handle:
+        sequence = "".join(line.strip() for line in handle if not line.startswith(">"))
+    vcf = tmp_path / "calls.vcf"
+    records = []
+    for pos in (20_001, 70_001):  # 1-based
+        ref = sequence[pos - 1].upper()
+        alt = "A" if ref != "A" else "C"
+        records.append(f"{CONTIG}\t{pos}\tv{pos}\t{ref}\t{alt}\t.\tPASS\t.\n")
+    vcf.write_text(f"##fileformat=VCFv4.2\n##contig=<ID={CONTIG},length=140000>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + "".join(records))
+    out = tmp_path / "scores.tsv"
+    assert main(["score-variants", "--model", published_heads, "--fasta", FASTA, "--vcf", str(vcf),
+                 "--output", str(out), "--no-progress"]) == 0
+    lines = out.read_text().splitlines()
+    human, _ = _expected_labels(tables / "targets_human.txt.gz", "human")
+    mouse, _ = _expected_labels(tables / "targets_mouse.txt.gz", "mouse")
+    assert lines[0].split("\t") == ["chrom", "pos", "id", "ref", "alt", *human, *mouse]
+    assert len(lines) == 3

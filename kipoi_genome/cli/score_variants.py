@@ -59,6 +59,12 @@ def add_parser(subparsers):
         help="variants whose REF disagrees with the FASTA: skip and count (default) or stop",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--track-table",
+        default=None,
+        help="local copy of a track table (targets_human.txt[.gz]) naming the score columns of the head of its "
+        "size; default: the official Enformer table for heads of 5313 (human) / 1643 (mouse) tracks",
+    )
     variant_genes.add_gene_arguments(parser)
     beam_options.add_beam_arguments(parser, "variant alleles", 1000)
     parser.set_defaults(func=run)
@@ -80,12 +86,15 @@ def run(args):
     shifts = tuple(range(-args.max_shift, args.max_shift + 1))
     beam_options.check_beam_arguments(args)
     summary = ScoringSummary()
+    track_names = None  # numeric column names (the Beam workers load the model)
     if args.runner:  # the same scores, from an Apache Beam pipeline (docs/scale.md)
         fasta = FastaExtractor(args.fasta)
         stream = beam_options.variant_stream(args, shifts, summary)
     else:
         # The model first: one that cannot score variants fails before any input is read.
-        model = as_variant_scorer(load_model(args.model, precision=args.precision, jit_compile=args.xla))
+        loaded = load_model(args.model, precision=args.precision, jit_compile=args.xla)
+        model = as_variant_scorer(loaded)
+        track_names = _track_names(loaded, args)
         fasta = FastaExtractor(args.fasta)
         stream = score_variants(
             model,
@@ -101,10 +110,22 @@ def run(args):
             progress=not args.no_progress,
         )
     if args.output.endswith(".vcf.gz"):
-        write_scores_vcf(stream, args.output, fasta.chromosome_lengths, vcf=args.vcf, summary=summary)
+        write_scores_vcf(
+            stream, args.output, fasta.chromosome_lengths, vcf=args.vcf, summary=summary, track_names=track_names
+        )
     else:
-        write_scores_tsv(stream, args.output)
+        write_scores_tsv(stream, args.output, track_names=track_names)
     for message in summary.messages:
         print(f"warning: {message}", file=sys.stderr)
     print(f"{summary}; wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _track_names(model, args):
+    """Score name (= head) -> track labels for Enformer-like models, else None."""
+    heads = getattr(model, "heads", None)
+    if not heads:
+        return None
+    from kipoi_genome.models import output_track_labels
+
+    return output_track_labels(dict(heads), path=args.track_table, head=args.head, progress=not args.no_progress)

@@ -7,20 +7,25 @@ from kipoi_genome.atomic import atomic_output
 BASE_COLUMNS = ("chrom", "pos", "id", "ref", "alt")
 
 
-def score_columns(scores):
+def score_columns(scores, track_names=None):
     """Column names and values for one variant's scores.
 
     Args:
         scores: dict name -> array `[n]` (one value per track).
+        track_names: dict name -> list of `n` track labels
+            (`kipoi_genome.models.output_track_labels`), or None.
 
     Returns:
-        (names, values): `name` for scalars, `name_i` for each track i.
+        (names, values): `name` for scalars; per track the label from
+        `track_names`, else `name_i` for track i.
     """
     names, values = [], []
     for key, value in scores.items():
         value = np.atleast_1d(np.asarray(value, dtype=np.float64))
         if value.size == 1:
             names.append(key)
+        elif track_names and len(track_names.get(key) or ()) == value.size:
+            names += list(track_names[key])
         else:
             names += [f"{key}_{i}" for i in range(value.size)]
         values += value.tolist()
@@ -31,8 +36,10 @@ def _format(value):
     return "nan" if np.isnan(value) else f"{value:.6g}"
 
 
-def write_scores_tsv(stream, path):
+def write_scores_tsv(stream, path, track_names=None):
     """Writes `(VariantWindow, scores)` pairs as TSV, one row per variant allele.
+
+    `track_names` (dict score name -> track labels) names the per-track columns.
 
     Returns:
         Number of rows written.
@@ -40,7 +47,7 @@ def write_scores_tsv(stream, path):
     rows = 0
     with atomic_output(path, "w", suffix=".tsv") as out:
         for window, scores in stream:
-            names, values = score_columns(scores)
+            names, values = score_columns(scores, track_names)
             if rows == 0:
                 out.write("\t".join([*BASE_COLUMNS, *names]) + "\n")
             base = [window.chrom, window.pos, window.id or ".", window.ref, window.alt]
