@@ -182,3 +182,18 @@ def test_sigkill_leftover_is_cleaned_by_the_next_write(tmp_path):
         assert leftover not in _partials(tmp_path)
         handle.write("done")
     assert os.listdir(tmp_path) == ["out.tsv"] and path.read_text() == "done"
+
+
+def test_folder_outputs_get_mkdir_permissions(tmp_path, umask):
+    """export-hub / export-kipoi folders are built in mkdtemp (0700) and moved into place."""
+    import tempfile
+
+    from kipoi_genome.export.saved_model import replace_directory
+
+    umask(0o022)
+    target = tmp_path / "exported"
+    replace_directory(tempfile.mkdtemp(dir=tmp_path), str(target))
+    assert _mode(target) == 0o755
+    os.chmod(target, 0o750)
+    replace_directory(tempfile.mkdtemp(dir=tmp_path), str(target))  # replacing keeps the mode
+    assert _mode(target) == 0o750 and os.listdir(tmp_path) == ["exported"]

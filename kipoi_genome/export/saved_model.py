@@ -20,6 +20,7 @@ import tempfile
 
 import tensorflow as tf
 
+from kipoi_genome.atomic import current_umask
 from kipoi_genome.models.enformer.enformer import Enformer
 
 SIGNATURE = "serving_default"
@@ -191,7 +192,16 @@ def export_saved_model(model, directory, input_length=None, model_card=None, ove
 
 
 def replace_directory(source, target):
-    """Moves directory `source` to `target`, replacing `target` if it exists."""
+    """Moves directory `source` to `target`, replacing `target` if it exists.
+
+    `target` gets the permissions `mkdir` would give it (``0o777 & ~umask``)
+    or those of the folder it replaces, not `mkdtemp`'s 0700.
+    """
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = 0o777 & ~current_umask()
+    os.chmod(source, mode)
     old = None
     if os.path.lexists(target):
         old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.old.", dir=os.path.dirname(target))
