@@ -47,7 +47,7 @@ def run(args):
     from kipoi_genome.inference import load_model
     from kipoi_genome.models.presets import get_preset
 
-    if not is_file and get_preset(args.model).weights is None:
+    if not is_file and not get_preset(args.model).trained:
         raise ValueError(
             f"Preset {args.model!r} ships no weights (a Kipoi model would be random); "
             "export a .keras file instead. Received: --model " + args.model
