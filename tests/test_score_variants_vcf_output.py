@@ -132,3 +132,30 @@ def test_bcf_input_records_as_htslib_prints_them(shared_dir, tmp_path, capsys):
         assert after[:7] == before[:7] and after[8:] == before[8:]
         assert info_items(after[7], False) == info_items(before[7], False)
         assert len([item for item in info_items(after[7], True) if item.startswith("KG_llr=")]) == 1
+
+
+def test_annotated_vcf_header_names_tracks_and_replaces_old_keys(tmp_path):
+    from kipoi_genome.data.variants import VariantWindow
+    from kipoi_genome.interpret.vcf_annotation import write_annotated_vcf
+
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n"
+        '##INFO=<ID=KG_human,Number=1,Type=Float,Description="an older run">\n'
+        '##INFO=<ID=DP,Number=1,Type=Integer,Description="depth">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "chr1\t10\trs1\tA\tC,G\t50\tPASS\tDP=3;KG_human=1.5\n"
+        "chr1\t20\trs2\tT\tC\t.\tq10\t.\n"
+    )
+    scores = {"human": np.array([0.5, -2.0], np.float32)}
+    stream = [(VariantWindow(Variant("chr1", 10, "rs1", "A", "G", str(vcf), 5), 0, "", ""), scores)]
+    names = {"human": ['CAGE:"K562"', "DNASE:a|b"]}
+    counts = write_annotated_vcf(stream, vcf, tmp_path / "out.vcf.gz", track_names=names)
+    assert counts == {"records": 2, "alleles": 3, "scored": 1}
+    header, records = read_text_vcf(tmp_path / "out.vcf.gz")
+    ours = [line for line in header if line.startswith("##INFO=<ID=KG_human")]
+    assert ours == ['##INFO=<ID=KG_human,Number=A,Type=String,Description="kipoi-genome variant score human per '
+                    "ALT allele, one value per track separated by |. Format: CAGE:'K562'|DNASE:a/b\">"]
+    assert records[0][7] == "DP=3;KG_human=.,0.5|-2" and records[1][7] == "."
+    (first, second) = cyvcf2.VCF(str(tmp_path / "out.vcf.gz"))
+    assert first.INFO.get("KG_human") == ".,0.5|-2" and first.INFO.get("DP") == 3

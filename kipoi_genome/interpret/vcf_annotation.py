@@ -40,7 +40,8 @@ def _info_header(name, size, track_names=None):
             f'##INFO=<ID={key},Number=A,Type=Float,Description="kipoi-genome variant score {name}, '
             'one value per ALT allele">'
         )
-    names = track_names or ()
+    # Names go inside a quoted Description and are separated by "|": neither may appear in one.
+    names = [str(n).replace('"', "'").replace("|", "/").replace("\\", "/") for n in (track_names or ())]
     layout = "|".join(names) if len(names) == size else f"{size} values in the model's track order"
     return (
         f'##INFO=<ID={key},Number=A,Type=String,Description="kipoi-genome variant score {name} per ALT '
@@ -86,9 +87,8 @@ def _annotate(fields, scored, names, alleles, path, number):
             raise RuntimeError(f"{path}:{number}: scored ALT {window.alt!r} is not in ALT {fields[4]!r}") from None
         values[index] = scores
     alleles.scored += sum(v is not None for v in values)
-    info = [] if fields[7] == "." else [
-        item for item in fields[7].split(";") if item.split("=", 1)[0] not in names
-    ]
+    keys = {INFO_PREFIX + name for name in names}
+    info = [] if fields[7] == "." else [item for item in fields[7].split(";") if item.split("=", 1)[0] not in keys]
     if scored:
         for name in names:
             entries = []
