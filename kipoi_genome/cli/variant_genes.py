@@ -30,6 +30,7 @@ def run_with_genes(args):
     from kipoi_genome.interpret import ScoringSummary, score_variants
     from kipoi_genome.interpret.gene_effects import GeneEffectReader
     from kipoi_genome.interpret.score_writers import score_columns
+    from kipoi_genome.models import output_track_labels
     from kipoi_genome.tables import open_table, table_format
 
     if args.output.endswith(".vcf.gz"):
@@ -44,7 +45,10 @@ def run_with_genes(args):
     check_genes(genes, fasta)
     model = load_model(args.model, precision=args.precision, jit_compile=args.xla)
     head = choose_head(model, args.head)
-    indices, names = select_tracks(model, head, getattr(args, "tracks", None), getattr(args, "track_table", None))
+    track_table = getattr(args, "track_table", None)
+    indices, names = select_tracks(model, head, getattr(args, "tracks", None), track_table)
+    # Window-score columns named as plain score-variants names them.
+    score_names = output_track_labels(dict(model.heads), path=track_table, head=args.head, progress=not args.no_progress)
     reader = GeneEffectReader(model, genes, head, indices, tss_bins=args.tss_bins)
     summary = ScoringSummary()
     stream = score_variants(
@@ -67,9 +71,9 @@ def run_with_genes(args):
     table = None
     with contextlib.ExitStack() as stack:
         for window, scores in stream:
-            score_names, values = score_columns(scores)
+            columns, values = score_columns(scores, score_names)
             if table is None:
-                columns = [*score_names, *(f"gene:{name}" for name in names)]
+                columns += [f"gene:{name}" for name in names]
                 table = stack.enter_context(open_table(args.output, keys, columns, key_types=key_types))
             effects = reader.pop(window)
             if not effects:
