@@ -24,8 +24,15 @@ def add_parser(subparsers):
     )
     parser.add_argument("--output", required=True, help="output .tsv, .h5 or .parquet ('-': TSV on stdout)")
     parser.add_argument("--head", default=None, help="output head (default human, or the only head)")
-    parser.add_argument("--tracks", default=None, help="tracks to write, e.g. 4828,5110 or 0-9 (default all)")
-    parser.add_argument("--track-table", default=None, help="local copy of the model's track table")
+    parser.add_argument(
+        "--tracks", default=None, help="tracks to write: indices 4828,5110, ranges 0-9 or 'CAGE:*K562*' (default all)"
+    )
+    parser.add_argument(
+        "--track-table",
+        default=None,
+        help="local copy of the track table (targets_human.txt[.gz]); default: the official table for heads "
+        "of 5313 (human) / 1643 (mouse) tracks",
+    )
     parser.add_argument(
         "--tss-bins", type=int, default=3, help="output bins summed around each TSS (default 3: the TSS bin ±1)"
     )
