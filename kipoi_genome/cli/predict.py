@@ -114,7 +114,9 @@ def run(args):
             f"{'--output-embeddings' if args.output_embeddings else '--output ' + args.output}"
         )
     # With --runner the workers load the model.
-    model = None if args.runner else load_model(args.model, precision=args.precision, jit_compile=args.xla)
+    model = None if args.runner else load_model(
+        args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress
+    )
     if args.output_embeddings:
         _write_embeddings(args, model, fasta, intervals)
         if args.output is None:

@@ -92,7 +92,7 @@ def run(args):
         stream = beam_options.variant_stream(args, shifts, summary)
     else:
         # The model first: one that cannot score variants fails before any input is read.
-        loaded = load_model(args.model, precision=args.precision, jit_compile=args.xla)
+        loaded = load_model(args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress)
         model = as_variant_scorer(loaded)
         track_names = _track_names(loaded, args)
         fasta = FastaExtractor(args.fasta)

@@ -14,7 +14,7 @@ from kipoi_genome.inference.precision import dtype_policy, with_precision
 from kipoi_genome.models import presets
 
 
-def load_model(name_or_path, precision="float32", jit_compile=False, load_weights=True):
+def load_model(name_or_path, precision="float32", jit_compile=False, load_weights=True, progress=True):
     """A preset name or a `.keras` file -> a Keras model.
 
     A preset without trained weights (e.g. `enformer_tiny`), or any preset
@@ -34,6 +34,7 @@ def load_model(name_or_path, precision="float32", jit_compile=False, load_weight
             so it is off by default (docs/benchmarks.md).
         load_weights: bool. False builds a preset's architecture with
             random weights (benchmarks; no download).
+        progress: bool. Progress bar while downloading a preset's weights.
     """
     if not isinstance(jit_compile, bool):
         raise ValueError(f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}")
@@ -43,7 +44,8 @@ def load_model(name_or_path, precision="float32", jit_compile=False, load_weight
         preset = presets.get_preset(name_or_path)
         model_cls = keras.saving.get_registered_object(f"kipoi_genome>{preset.class_name}")
         with dtype_policy(precision):
-            model = model_cls.from_preset(preset.name, load_weights=load_weights)
+            fetched = {"progress": progress} if preset.weights_loader else {}
+            model = model_cls.from_preset(preset.name, load_weights=load_weights, **fetched)
         if not (load_weights and preset.trained):
             logging.getLogger("kipoi_genome").warning(
                 f"warning: model {preset.name!r} has untrained (random) weights: its predictions are meaningless"
