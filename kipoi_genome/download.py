@@ -10,6 +10,7 @@ corrupt transfer never leaves a cache entry behind.
 
 import contextlib
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -87,7 +88,7 @@ def download(url, destination, sha256=None, timeout=DEFAULT_TIMEOUT, progress=Tr
                 response = urllib.request.urlopen(url, timeout=timeout)
             except urllib.error.HTTPError as error:
                 raise DownloadError(f"{url}: download failed: HTTP {error.code} {error.reason}") from None
-            except (urllib.error.URLError, OSError) as error:
+            except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
                 reason = getattr(error, "reason", error)
                 raise DownloadError(f"{url}: download failed: {reason}") from None
             with response:
@@ -101,7 +102,7 @@ def download(url, destination, sha256=None, timeout=DEFAULT_TIMEOUT, progress=Tr
                     while True:
                         try:
                             chunk = response.read(_CHUNK)
-                        except (OSError, ValueError) as error:  # timeouts, resets, IncompleteRead
+                        except (OSError, ValueError, http.client.HTTPException) as error:  # timeouts, resets, IncompleteRead
                             raise DownloadError(
                                 f"{url}: download failed after {received:,} bytes: {error or type(error).__name__}"
                             ) from None
