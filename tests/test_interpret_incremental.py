@@ -213,3 +213,19 @@ def test_cli_ism_progress_bar(tmp_path, capsys, flags, shown):
     assert code == 0
     assert ("6/6" in capsys.readouterr().err) == shown  # 2 positions x 3 substitutions
     assert np.load(out)["scores"].shape == (2, 4)
+
+
+def test_xla_compiled_model_gives_the_same_incremental_outputs():
+    model = perturbed(**CONFIGS["bins16_whole"])
+    reference = one_hot((1, model.sequence_length), seed=11)
+    alternative = reference.copy()
+    alternative[0, 1000] = np.roll(alternative[0, 1000], 1)
+    plain = predict_pairs_averaged(model, reference, alternative)
+    model.compile(jit_compile=True)
+    try:
+        assert IncrementalEnformer(model)._heads._jit_compile
+        compiled = predict_pairs_averaged(model, reference, alternative)
+    finally:
+        model.compile(jit_compile=False)
+    for k in range(2):
+        assert max_relative_error(compiled[k]["human"], plain[k]["human"]) <= 1e-5

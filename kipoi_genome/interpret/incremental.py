@@ -87,15 +87,18 @@ class IncrementalEnformer:
         dtype = model.compute_dtype
         per_sequence = 4 * model.num_heads * self.bins * 2 * self.bins
         self.body_batch = max(1, min(32, _BODY_LOGIT_BYTES // per_sequence))
+        # XLA when the model was compiled for it (`load_model(..., jit_compile=True)`, `--xla`).
+        jit = bool(model.compiled and model.jit_compile is True)
         self._trunk = tf.function(
-            model.trunk, input_signature=[tf.TensorSpec([None, self.length, 4], dtype)]
+            model.trunk, input_signature=[tf.TensorSpec([None, self.length, 4], dtype)], jit_compile=jit
         )
         self._window_trunk = tf.function(
-            self._run_trunk_layers, input_signature=[tf.TensorSpec([None, None, 4], dtype)]
+            self._run_trunk_layers, input_signature=[tf.TensorSpec([None, None, 4], dtype)], jit_compile=jit
         )
         self._heads = tf.function(
             self._run_body_and_heads,
             input_signature=[tf.TensorSpec([None, self.bins, model.channels], dtype)],
+            jit_compile=jit,
         )
 
     def _run_trunk_layers(self, x):
