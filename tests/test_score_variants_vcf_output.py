@@ -98,11 +98,11 @@ def test_enformer_vcf_output_multiallelic_and_skipped_alleles(shared_dir, tmp_pa
     _, entries = check_copied(vcf, out, ["KG_human", "KG_mouse"])
     assert len(deletions) == 2 and all((i, "KG_human") not in entries for i in deletions)
     assert entries[multi[1], "KG_human"][1] == "."
-    model = load_model(model_path)
-    for i, allele in [(multi[0], 0), (multi[0], 1), (multi[1], 0)]:
-        r = records[i]
-        variant = Variant(r[0], int(r[1]), None, r[3], r[4].split(",")[allele])
-        (_, expected), = score_variants(model, str(fasta), [variant], progress=False)
+    picks = [(multi[0], 0), (multi[0], 1), (multi[1], 0)]
+    variants = [Variant(records[i][0], int(records[i][1]), None, records[i][3], records[i][4].split(",")[allele])
+                for i, allele in picks]
+    scored = score_variants(load_model(model_path), str(fasta), variants, progress=False)
+    for (i, allele), (_, expected) in zip(picks, scored, strict=True):
         for head, tracks in (("human", 8), ("mouse", 4)):
             got = np.array(entries[i, f"KG_{head}"][allele].split("|"), float)
             assert got.shape == (tracks,)
