@@ -146,11 +146,15 @@ def test_gff3_reader(tmp_path):
         "c1\tsrc\tmRNA\t1000\t4000\t.\t-\t.\tID=tx2;Parent=gene:A\n"
         "c1\tsrc\texon\t3900\t4000\t.\t-\t.\tParent=tx2\n"
         "c1\tsrc\tgene\t7000\t7100\t.\t+\t.\tID=B\n"
+        "c1\tsrc\tregion\t1\t9000\t.\t.\t.\tID=c1\n"
+        "c1\tsrc\tncRNA_gene\t8000\t8500\t.\t-\t.\tID=C;Name=%CE%B3RNA\n"
+        "c1\tsrc\tlnc_RNA\t8100\t8500\t.\t-\t.\tID=tx3;Parent=C\n"
     )
     genes = read_genes(gff)
     assert [(g.id, g.name, g.chrom, g.strand, g.tss) for g in genes] == [
         ("gene:A", "ALPHA", "c1", "-", (3999, 4999)),
         ("B", "B", "c1", "+", (6999,)),
+        ("C", "\u03b3RNA", "c1", "-", (8499,)),
     ]
 
 

@@ -13,8 +13,9 @@ Where a gene's TSSs come from:
   by ``gene_id`` (name: ``gene_name``, else the id). Genes without
   transcript lines use their ``gene`` line.
 * **GFF3** (``.gff3``, ``.gff``, and ``.gz``): one TSS per feature whose
-  ``Parent`` is a ``gene`` (transcripts: ``mRNA``, ``transcript``,
-  ``lnc_RNA``, ...), grouped under that gene's ``ID`` (name: ``Name``, else
+  ``Parent`` is a gene (a type ending in ``gene``: ``gene``, ``ncRNA_gene``,
+  ``pseudogene``; children: ``mRNA``, ``transcript``, ``lnc_RNA``, ...),
+  grouped under that gene's ``ID`` (name: ``Name``, else
   ``gene_name``, else the id). Genes without such children use their own line.
 * **BED** (anything else, e.g. ``GRCh37_chr20_gencode_tss.bed``): each line
   is one TSS; lines sharing name (column 4) and chromosome are one gene,
@@ -160,6 +161,11 @@ def _gff3_attributes(text, path, line):
     return attributes
 
 
+def _is_gff3_gene(feature):
+    # gene, ncRNA_gene, pseudogene (Ensembl), protein_coding_gene, ...
+    return feature.endswith("gene")
+
+
 def _read_gff(path, gtf):
     kind = "GTF" if gtf else "GFF3"
     transcripts, gene_lines, gene_ids = _Builder(path), _Builder(path), {}
@@ -191,7 +197,7 @@ def _read_gff(path, gtf):
                 feature = fields[2]
                 position = tss_position(start - 1, end, strand)
                 rows.append((number, fields[0], feature, strand, position, attributes))
-                if feature == "gene" and not gtf and "ID" in attributes:
+                if _is_gff3_gene(feature) and not gtf and "ID" in attributes:
                     gene_ids[attributes["ID"]] = attributes
         except UnicodeDecodeError:
             raise InputFileError(path, None, f"{kind} file is not UTF-8 text") from None
@@ -206,7 +212,7 @@ def _read_gff(path, gtf):
             name = attributes.get("gene_name", gene_id)
             target = {"transcript": transcripts, "gene": gene_lines}.get(feature)
         else:
-            if feature == "gene":
+            if _is_gff3_gene(feature):
                 gene_id = attributes.get("ID")
                 if gene_id is None:
                     raise InputFileError(path, number, "GFF3 gene line has no ID", feature)
