@@ -135,6 +135,28 @@ def test_bcf_named_vcf_is_read_by_content(tmp_path):
     ]
 
 
+def test_truncated_bcf_is_reported_before_the_first_variant_without_htslib_lines(tmp_path, capfd):
+    import cyvcf2
+
+    text = tmp_path / "calls.vcf"
+    text.write_text(HEADER + "".join(f"chr1\t{i + 1}\tv{i}\tA\tG\t50\tPASS\t.\n" for i in range(20_000)))
+    template = cyvcf2.VCF(str(text))
+    bcf = tmp_path / "calls.bcf"
+    writer = cyvcf2.Writer(str(bcf), template, mode="wb")
+    for record in template:
+        writer.write_record(record)
+    writer.close()
+    template.close()
+    assert len(read_vcf(bcf)) == 20_000
+    data = bcf.read_bytes()
+    cut = tmp_path / "cut.bcf"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    capfd.readouterr()
+    with pytest.raises(InputFileError, match=rf"^{cut}: malformed BCF record \(record \d+\)$"):
+        next(iter_vcf(cut))
+    assert capfd.readouterr().err == ""
+
+
 def many_records_vcf(path, count=3000):
     dna = random_dna(count, seed=1)
     lines = [f"chr1\t{i + 1}\tv{i}\t{dna[i]}\t{'A' if dna[i] != 'A' else 'C'}\t50\tPASS\tDP={i}" for i in range(count)]

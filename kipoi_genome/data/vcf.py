@@ -1,9 +1,11 @@
 """Variants from VCF / VCF.gz files (parsed in Python) and BCF files (through cyvcf2)."""
 
+import contextlib
 import dataclasses
 import gzip
 import os
 import re
+import sys
 import warnings
 
 from kipoi_genome.data.errors import DamagedFileError, InputFileError
@@ -167,6 +169,20 @@ def _iter_text_vcf(path, skip_unsupported):
     return skipped
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Sends file descriptor 2 (where C libraries write) to /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _iter_bcf(path, skip_unsupported):
     import cyvcf2
 
@@ -221,7 +237,7 @@ def iter_vcf(path, skip_unsupported=True):
     REF and ALT are checked on every line, blank lines are skipped, and the
     whole file is checked once before the first variant is yielded, so a
     malformed line or a truncated ``.vcf.gz`` stops a run before any work.
-    BCF (by name or content) is read through cyvcf2.
+    BCF (by name or content) is read through cyvcf2, also twice.
 
     Args:
         path: str or os.PathLike.
@@ -240,7 +256,13 @@ def iter_vcf(path, skip_unsupported=True):
             line and value.
     """
     path = os.fspath(path)
-    reader = _iter_bcf if _is_bcf(path) else _iter_text_vcf
+    if _is_bcf(path):
+        with _quiet_stderr():  # htslib prints its own [E::...] lines before an error
+            for _ in _iter_bcf(path, skip_unsupported):  # the checking pass, as for text
+                pass
+        reader = _iter_bcf
+    else:
+        reader = _iter_text_vcf
     skipped = yield from reader(path, skip_unsupported)
     if skipped:
         warnings.warn(f"{path}: skipped {skipped} ALT allele(s) that are not plain sequence (symbolic, '*' or '.')")
