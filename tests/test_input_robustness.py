@@ -272,6 +272,17 @@ def test_damaged_bgzip_fasta_is_a_one_line_error(bgzip_fasta, tmp_path, damage, 
     assert "truncated or corrupt" in message, message
 
 
+def test_bgzip_fasta_with_a_long_last_line_is_an_error_not_a_wrong_window(tmp_path):
+    # Found by the 10x fuzz run: pyfaidx indexes a last line longer than the
+    # others, then returns 3 bases for a 2-base window of the bgzip file.
+    pytest.importorskip("Bio")
+    path = bgzip(tmp_path / "long_last.fa.gz", ">chrA\nACG\nTTTTT\n")
+    fasta = FastaExtractor(path)
+    assert fasta.extract("chrA", 0, 3) == "ACG"
+    with pytest.raises(InputFileError, match=r"long_last\.fa\.gz: FASTA does not match its index at chrA:4-6 "):
+        fasta.extract("chrA", 4, 6)
+
+
 def test_fasta_without_index_in_read_only_folder(tmp_path, monkeypatch):
     folder = tmp_path / "read_only"
     folder.mkdir()

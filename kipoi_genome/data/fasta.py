@@ -226,6 +226,8 @@ class FastaExtractor:
                 text = self._faidx.fetch(chrom, lo + 1, hi)
             except (*_BGZF_ERRORS, ValueError) as error:  # ValueError: Biopython on a block cut short
                 raise decompression_error(self.path, error, "FASTA") from None
+            if len(text) != hi - lo:  # pyfaidx indexes a last line longer than the others
+                raise self._index_mismatch(chrom, lo, hi)
             return self._to_bytes(text, chrom)
         offset, bases, width = self._layout[chrom]
         first_line, last_line = lo // bases, (hi - 1) // bases
@@ -250,14 +252,17 @@ class FastaExtractor:
             data = body[lo % bases :] + mapped[tail:end]
             stale = width == bases or not (ends == (13 if width - bases > 1 else 10)).all()
         if stale:
-            raise InputFileError(
-                self.path, None,
-                f"FASTA does not match its index at {chrom}:{lo}-{hi} (file changed after "
-                f"{self.path}.fai was built? delete the .fai to rebuild it)",
-            )
+            raise self._index_mismatch(chrom, lo, hi)
         if not data.isascii():
             raise InputFileError(self.path, None, f"non-ASCII character in contig {chrom}")
         return data.upper() if self.uppercase else data
+
+    def _index_mismatch(self, chrom, lo, hi):
+        return InputFileError(
+            self.path, None,
+            f"FASTA does not match its index at {chrom}:{lo}-{hi} (file changed after "
+            f"{self.path}.fai was built, or lines of unequal length? delete the .fai to rebuild it)",
+        )
 
     def _to_bytes(self, text, chrom):
         try:
