@@ -84,7 +84,7 @@ def write_bigwigs(stream, directory, chrom_sizes, layout, head, indices, names, 
                 ends.append(hi)
                 rows.append(values[i])
                 last_end = hi
-    matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(names))
+    matrix = np.asarray(rows, dtype=np.float32).reshape(len(rows), len(names))
 
     os.makedirs(directory, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".bigwig.", dir=directory)
