@@ -272,3 +272,23 @@ def test_score_variants_genes_by_hand(tiny, shared_dir, tmp_path, capsys):
                                rtol=2e-5, atol=1e-6)
     np.testing.assert_allclose(table[[f"human_{i}" for i in range(3)]].to_numpy(),
                                np.array([r[4] for r in expected_rows]), rtol=2e-5, atol=1e-6)
+
+
+def test_published_layout_numbers():
+    """The published model's readout: TSS at input 98,304, bin 0 at 40,960, bins 447-449 = [p - 128, p + 256)."""
+    import types
+
+    from kipoi_genome.inference.genes import bin_layout
+
+    published = types.SimpleNamespace(sequence_length=196_608, num_conv_tower_blocks=6, target_length=896)
+    layout = bin_layout(published)
+    assert (layout.bin_size, layout.offset, layout.centre_bin) == (128, 40_960, 448)
+    assert list(layout.readout_bins()) == [447, 448, 449]
+    assert list(layout.readout_bins(1)) == [448] and list(layout.readout_bins(4)) == [447, 448, 449, 450]
+    p = 1_000_000
+    first_bp = layout.output_start(layout.window_start(p))
+    assert (first_bp + 447 * 128, first_bp + 450 * 128) == (p - 128, p + 256)
+    with pytest.raises(ValueError, match="tss_bins=0"):
+        layout.readout_bins(0)
+    with pytest.raises(ValueError, match="must fit in the model's 896 output bins"):
+        layout.readout_bins(900)
