@@ -91,6 +91,7 @@ def test_vcf_line_without_tab_is_a_one_line_error_not_a_crash(tmp_path):
     }
 
 
+@pytest.mark.large  # a fresh process importing TensorFlow; the readers' subprocess tests above cover the crash
 def test_score_variants_cli_on_tabless_vcf_exits_2(tmp_path):
     path = tmp_path / "spaces.vcf"
     path.write_text(HEADER.replace("chr1", "chr20_44080000_44220000") + "chr20_44080000_44220000 30 x A G\n")
