@@ -82,7 +82,9 @@ def run(args):
 
         heads = getattr(model, "heads", None) or {}
         if args.head is None and len(heads) > 1:
-            raise ValueError(f"--tracks needs --head: the model has heads {sorted(heads)}. Received: --tracks {args.tracks!r}")
+            raise ValueError(
+                f"--tracks needs --head: the model has heads {sorted(heads)}. Received: --tracks {args.tracks!r}"
+            )
         tracks = [int(t) for t in select_tracks(model, args.head, args.tracks, args.track_table)[0]]
     bins = parse_bins(args.bins, window.output.width // window.bin_size)
     chrom, start = window.input.chrom, window.input.start

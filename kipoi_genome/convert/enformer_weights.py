@@ -31,6 +31,7 @@ archive, an Enformer checkpoint whose every variable converts). Pin it with
 `KIPOI_GENOME_ENFORMER_SHA256` once you have verified a copy.
 """
 
+import hashlib
 import json
 import os
 import sys
@@ -114,12 +115,10 @@ def official_enformer_file(source=None, sha256=None, progress=True, timeout=DEFA
         FileNotFoundError: a local source that does not exist.
     """
     source = os.fspath(source) if source is not None else os.environ.get(SOURCE_ENV) or OFFICIAL_URL
-    sha256 = (sha256 or os.environ.get(SHA256_ENV) or (OFFICIAL_SHA256 if source == OFFICIAL_URL else None))
+    sha256 = sha256 or os.environ.get(SHA256_ENV) or (OFFICIAL_SHA256 if source == OFFICIAL_URL else None)
     sha256 = sha256.lower() if sha256 else None
     cache = cache_dir()
     if is_url(source):
-        import hashlib
-
         key = sha256 or hashlib.sha256(source.encode()).hexdigest()
         target = os.path.join(cache, f"enformer-{key[:16]}.keras")
         if os.path.isfile(target):
