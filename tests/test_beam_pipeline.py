@@ -71,9 +71,9 @@ def test_runner_names_and_options():
         beam_pipeline.pipeline_options("local")
 
 
-def test_logo_preset_platypus_shards_fail_resume_and_merge(shared_dir, chr20, tmp_path, capsys, monkeypatch):
-    """LOGO masked LM on 40 dbSNP common SNPs of chr20 in shards of 10 alleles."""
-    vcf = head_vcf(shared_dir / "data" / "variants" / "GRCh37_chr20_common_snps.vcf.gz", tmp_path / "snps.vcf", 40)
+def test_logo_preset_shards_fail_resume_and_merge(shared_dir, chr20, tmp_path, capsys, monkeypatch):
+    """LOGO masked LM on 32 dbSNP common SNPs of chr20 in shards of 8 alleles."""
+    vcf = head_vcf(shared_dir / "data" / "variants" / "GRCh37_chr20_common_snps.vcf.gz", tmp_path / "snps.vcf", 32)
     base = ["score-variants", "--model", "logo_5mer_chr20_mlm", "--fasta", chr20, "--vcf", vcf,
             "--batch-size", "16", "--no-progress"]
     single = tmp_path / "single.tsv"
@@ -93,7 +93,7 @@ def test_logo_preset_platypus_shards_fail_resume_and_merge(shared_dir, chr20, tm
     monkeypatch.setattr(beam_pipeline.ShardWorker, "run", failing_run)
     with pytest.raises(Exception, match="simulated worker loss"):
         beam_pipeline.run_variant_pipeline(
-            "logo_5mer_chr20_mlm", chr20, vcf, shard_dir, batch_size=16, shard_size=10, progress=False
+            "logo_5mer_chr20_mlm", chr20, vcf, shard_dir, batch_size=16, shard_size=8, progress=False
         )
     monkeypatch.setattr(beam_pipeline.ShardWorker, "run", real_run)
     done = sorted(p.name for p in shard_dir.glob("shard-*.npz"))
@@ -104,20 +104,20 @@ def test_logo_preset_platypus_shards_fail_resume_and_merge(shared_dir, chr20, tm
     # The rerun computes only the missing shards and merges all of them.
     merged = tmp_path / "beam.tsv"
     assert main([*base, "--output", str(merged), "--runner", "direct", "--shard-dir", str(shard_dir),
-                 "--shard-size", "10"]) == 0
+                 "--shard-size", "8"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
-    shards = beam_pipeline.plan_variant_shards([vcf], beam_pipeline.FastaExtractor(chr20), shard_dir, 10)
+    shards = beam_pipeline.plan_variant_shards([vcf], beam_pipeline.FastaExtractor(chr20), shard_dir, 8)
     assert len(shards) >= 4 and all(s.region.startswith("chr20:") for s in shards)
     assert f"beam: {len(shards) - 2} shard(s) computed, 2 reused of {len(shards)} in {shard_dir}" in err
     assert err[-1].replace("beam.tsv", "single.tsv") == single_err
     assert {name: os.stat(shard_dir / name).st_mtime_ns for name in done} == stamps
     table = assert_same_table(merged, single, ["chrom", "pos", "id", "ref", "alt"])
-    assert len(table) >= 40 and table.llr.notna().all() and table.llr.std() > 0
+    assert len(table) >= 32 and table.llr.notna().all() and table.llr.std() > 0
 
     # A complete shard folder: a rerun computes nothing and writes the same file.
     again = tmp_path / "again.tsv"
     assert main([*base, "--output", str(again), "--runner", "direct", "--shard-dir", str(shard_dir),
-                 "--shard-size", "10"]) == 0
+                 "--shard-size", "8"]) == 0
     assert f"beam: 0 shard(s) computed, {len(shards)} reused of {len(shards)}" in capsys.readouterr().err
     assert again.read_text() == merged.read_text()
 
@@ -128,8 +128,8 @@ def test_logo_preset_platypus_shards_fail_resume_and_merge(shared_dir, chr20, tm
         capsys.readouterr().err)
 
 
-def test_enformer_scores_with_mismatch_and_vcf_output(shared_dir, chr20, tiny_enformer, tmp_path, capsys):
-    """enformer_tiny on 12 Platypus calls (SNVs and indels; one REF made wrong), both strands, TSV and VCF."""
+def test_enformer_scores_with_ref_mismatch(shared_dir, chr20, tiny_enformer, tmp_path, capsys):
+    """enformer_tiny on 12 Platypus calls (SNVs and indels; one REF made wrong), both strands."""
 
     def wrong_ref(i, fields):
         if i == 5:
@@ -153,13 +153,6 @@ def test_enformer_scores_with_mismatch_and_vcf_output(shared_dir, chr20, tiny_en
     table = assert_same_table(merged, single, ["chrom", "pos", "id", "ref", "alt"])
     assert len(table) >= 11 and table.ref.str.len().ne(table.alt.str.len()).any()
     assert table.filter(like="human_").to_numpy().std() > 0
-
-    single_vcf, merged_vcf = tmp_path / "single.vcf.gz", tmp_path / "beam.vcf.gz"
-    assert main([*base, "--output", str(single_vcf)]) == 0
-    assert main([*base, "--output", str(merged_vcf), "--runner", "direct", "--shard-size", "4"]) == 0
-    with gzip.open(single_vcf, "rt") as a, gzip.open(merged_vcf, "rt") as b:
-        single_lines, merged_lines = a.read().splitlines(), b.read().splitlines()
-    assert [line.split("\t")[:5] for line in merged_lines] == [line.split("\t")[:5] for line in single_lines]
 
 
 def test_predict_bed_regions(shared_dir, chr20, tiny_enformer, tmp_path, capsys):
@@ -211,6 +204,13 @@ def test_bad_input_gives_the_single_process_error(shared_dir, chr20, tmp_path, c
         errors.append(lines[0])
     assert errors[0] == errors[1]
     assert f"bad.vcf:{7 + 1 + sum(1 for line in open(vcf) if line.startswith('#'))}:" in errors[0]
+    if problem == "ref_mismatch":
+        # The failed plan left its folder; the fixed input starts afresh there (nothing was computed).
+        assert (tmp_path / "out4.tsv.shards" / beam_pipeline.RUN_FILE).exists()
+        head_vcf(shared_dir / "data" / "variants" / "GRCh37_chr20_common_snps.vcf.gz", tmp_path / "bad.vcf", 12)
+        assert main([*base, "--output", str(tmp_path / "out4.tsv"), "--runner", "direct", "--shard-size", "4"]) == 0
+        assert "beam: 3 shard(s) computed, 0 reused of 3" in capsys.readouterr().err
+        assert len(read_scores(tmp_path / "out4.tsv")) == 12
 
 
 def test_beam_options_need_runner(tmp_path, capsys):

@@ -126,13 +126,20 @@ def _check_run_file(shard_dir, description):
     if os.path.isfile(path):
         with open(path) as handle:
             stored = json.load(handle)
-        if stored != json.loads(text):
+        if stored == json.loads(text):
+            return
+        names = os.listdir(shard_dir)
+        if any(name.startswith("shard-") and name.endswith(".npz") for name in names):
             changed = sorted(k for k in set(stored) | set(description) if stored.get(k) != description.get(k))
             raise ValueError(
                 f"{path}: shard folder holds a run with other inputs or parameters "
                 f"(differs in {', '.join(changed)}); use an empty --shard-dir. Received: {shard_dir!r}"
             )
-        return
+        # No shard was computed (e.g. the input was fixed after a planning
+        # error): the old plan is stale, start afresh.
+        for name in names:
+            if name.startswith("shard-") and name.endswith(".json"):
+                os.remove(os.path.join(shard_dir, name))
     with atomic_output(path, "w", suffix=".json") as handle:
         handle.write(text + "\n")
 
