@@ -114,3 +114,26 @@ def test_architecture_only_is_offline_and_untrained_presets_warn(keras_home, mon
     with caplog.at_level(logging.WARNING, logger="kipoi_genome"):
         load_model("logo_promoter_chr20")
     assert not [r for r in caplog.records if "untrained" in r.getMessage()]
+
+
+def test_official_source_checks_the_pinned_file_checksums(archive, enformer_fixture, keras_home, monkeypatch):
+    from kipoi_genome.convert import enformer_weights
+
+    _, prefix = enformer_fixture
+    real = {
+        f"variables/variables.{ext}": hashlib.sha256((prefix.parent / f"variables.{ext}").read_bytes()).hexdigest()
+        for ext in ("index", "data-00000-of-00001")
+    }
+    # Passes on the right files (the fixture's checkpoint folder holds variables.* directly).
+    enformer_weights.verify_files(prefix.parent, {k.split("/")[1]: v for k, v in real.items()}, "fixture")
+    with serve({"/enformer/1": archive}) as (url, requests):
+        monkeypatch.setattr(enformer_weights, "OFFICIAL_URL", f"{url}/enformer/1")
+        # The default source is the official one; the fixture is not the published model.
+        with pytest.raises(DownloadError, match=r"/enformer/1: saved_model.pb missing from the archive"):
+            Enformer.from_preset("enformer", progress=False)
+        wrong = {**real, "variables/variables.data-00000-of-00001": "0" * 64}
+        monkeypatch.setattr(enformer_weights, "OFFICIAL_FILE_SHA256", wrong)
+        with pytest.raises(DownloadError, match=r"variables.data-00000-of-00001 sha256 mismatch: expected 0{64}"):
+            Enformer.from_preset("enformer", progress=False)
+        assert len(requests) == 2
+    assert os.listdir(keras_home) == []

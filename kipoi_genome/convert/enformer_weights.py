@@ -22,13 +22,18 @@ variable of the checkpoint must map onto the model, so a wrong or damaged
 archive fails here), and the `.keras` is renamed into place last: a failure
 at any step leaves no cache entry.
 
-Checksum of the official archive: no source consulted for this project
-(deepmind-research enformer README and notebooks, tfhub.dev docs, Kaggle
-model page mirrors, peers' code) publishes one, and the archive could not be
-downloaded here to compute it, so `OFFICIAL_SHA256` is None. Downloads from
-`OFFICIAL_URL` are then verified structurally only (complete transfer, valid
-archive, an Enformer checkpoint whose every variable converts). Pin it with
-`KIPOI_GENOME_ENFORMER_SHA256` once you have verified a copy.
+Checksums of the official model: no source consulted for this project
+publishes the sha256 of the archive itself (it is produced by the hosting
+service and could not be downloaded here), so `OFFICIAL_SHA256` is None and
+`KIPOI_GENOME_ENFORMER_SHA256` can pin one. The files inside it are pinned
+instead: `OFFICIAL_FILE_SHA256` holds the sha256 of the SavedModel's
+`saved_model.pb` and `variables/variables.{index,data-00000-of-00001}` as
+recorded by MultiMolecule (github.com/MultiMolecule/upstream,
+models/enformer/source.yaml, commit 0dcc693) for tfhub.dev/deepmind/enformer/1;
+a download from `OFFICIAL_URL` must match them after extraction (not checked
+here against the real archive, which this project's machines cannot reach).
+Every download is also verified structurally (complete transfer, valid
+archive, an Enformer checkpoint whose every variable converts).
 """
 
 import hashlib
@@ -47,6 +52,12 @@ from kipoi_genome.download import DEFAULT_TIMEOUT, DownloadError, cache_dir, dow
 # tfhub.dev/deepmind/enformer/1 now redirects to this Kaggle Models archive (ENFORMER.md sec. 9).
 OFFICIAL_URL = "https://www.kaggle.com/api/v1/models/deepmind/enformer/tensorFlow2/enformer/1/download"
 OFFICIAL_SHA256 = None  # unknown: not published anywhere we could find (module docstring)
+# sha256 of the extracted SavedModel files, relative to its root (module docstring).
+OFFICIAL_FILE_SHA256 = {
+    "saved_model.pb": "c8f0af88f3626e7823f2b8fb2b8b7b07d6f337ae0aadc5f70c5671d263c695d6",
+    "variables/variables.index": "7a30693fac902bd23140e962368a80577ed4a05e62c7602b25a820be32d53f91",
+    "variables/variables.data-00000-of-00001": "6a64f5fdb08b79efc5f18a1d18a804486390d5649046c8b63ac7bb6794cfc461",
+}
 SOURCE_ENV = "KIPOI_GENOME_ENFORMER_SOURCE"
 SHA256_ENV = "KIPOI_GENOME_ENFORMER_SHA256"
 
@@ -63,6 +74,21 @@ def _find_checkpoint(folder, source):
             f"(one *.index file); found {found}"
         )
     return indexes[0][: -len(".index")]
+
+
+def verify_files(root, expected, source):
+    """Checks the sha256 of files under `root` (`expected`: relative path -> hex sha256).
+
+    Raises:
+        DownloadError: a file is missing or differs, naming the first one.
+    """
+    for relative, sha256 in expected.items():
+        path = os.path.join(root, relative)
+        if not os.path.isfile(path):
+            raise DownloadError(f"{source}: {relative} missing from the archive")
+        got = sha256_file(path)
+        if got != sha256:
+            raise DownloadError(f"{source}: {relative} sha256 mismatch: expected {sha256}. Received: {got}")
 
 
 def _extract(archive, folder, source):
@@ -119,7 +145,13 @@ def official_enformer_file(source=None, sha256=None, progress=True, timeout=DEFA
     sha256 = sha256.lower() if sha256 else None
     cache = cache_dir()
     if is_url(source):
-        key = sha256 or hashlib.sha256(source.encode()).hexdigest()
+        official = source == OFFICIAL_URL
+        if sha256:
+            key = sha256
+        elif official:  # the model's own content, whatever archive wraps it
+            key = OFFICIAL_FILE_SHA256["variables/variables.data-00000-of-00001"]
+        else:
+            key = hashlib.sha256(source.encode()).hexdigest()
         target = os.path.join(cache, f"enformer-{key[:16]}.keras")
         if os.path.isfile(target):
             return target
@@ -129,6 +161,8 @@ def official_enformer_file(source=None, sha256=None, progress=True, timeout=DEFA
             _extract(archive, os.path.join(work, "extracted"), source)
             os.remove(archive)
             prefix = _find_checkpoint(os.path.join(work, "extracted"), source)
+            if official:  # prefix = <SavedModel root>/variables/variables
+                verify_files(os.path.dirname(os.path.dirname(prefix)), OFFICIAL_FILE_SHA256, source)
             return _convert_to_cache(prefix, target, source, progress)
     if os.path.isdir(source) or os.path.exists(source + ".index"):
         prefix = resolve_checkpoint_prefix(source)
