@@ -158,10 +158,11 @@ def import_tensorflow_quietly():
     """Imports TensorFlow and Keras with stderr (fd 2) captured.
 
     What they print while loading (absl's pre-initialisation log lines,
-    Python warnings) is dropped; if the import fails it is replayed before
-    the exception propagates. TensorFlow's Python loggers are set to ERROR.
-    Does nothing beyond the import when ``TF_CPP_MIN_LOG_LEVEL`` is set to
-    something other than 3, or when TensorFlow is already imported.
+    Python warnings) is dropped; if the import fails (not on Ctrl-C or
+    SIGTERM) it is replayed before the exception propagates. TensorFlow's
+    Python loggers are set to ERROR. Does nothing beyond the import when
+    ``TF_CPP_MIN_LOG_LEVEL`` is set to something other than 3, or when
+    TensorFlow is already imported.
     """
     if "tensorflow" in sys.modules or not _quiet_requested():
         import keras  # noqa: F401
@@ -175,7 +176,7 @@ def import_tensorflow_quietly():
         try:
             import keras  # noqa: F401
             import tensorflow  # noqa: F401
-        except BaseException:
+        except Exception:  # a broken installation: show what TensorFlow said
             sys.stderr.flush()
             os.dup2(saved, 2)
             log.seek(0)
