@@ -355,7 +355,7 @@ def bench_interpret(args, summary):
         "## Enformer interpretation",
         [
             f"{'Tiny preset (4,096 bp; `--quick`)' if args.quick else 'Full-size Enformer (196,608 bp)'}, random weights, batch 1, each precision in its own",
-            "process; every time is one call, after one untimed call of each compiled function (tracing). *Forward",
+            "process; every time is one call, after tracing the compiled functions (`IncrementalEnformer.trace`). *Forward",
             "pass*: the model's inference pass on the reference, run as the trunk and the transformer + heads (the",
             "two compiled functions the passes below reuse). *Variant effect*: reference and alternative predictions for",
             "an SNV at the window centre (`predict_pairs_averaged`, what `score-variants` runs per variant): the",
