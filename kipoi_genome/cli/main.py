@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "export_kipoi",
     "pretrain",
     "train",
+    "finetune",
     "info",
 )
 

@@ -369,9 +369,10 @@ def _training_dataset(sequences, labels, tokenizer, batch_size, seed):
     """tf.data: every epoch one random reading frame and strand per sequence."""
     import tensorflow as tf
 
-    views = np.stack(
-        [np.concatenate([tokenizer.tokenize(s), tokenizer.tokenize(s, reverse_complement=True)]) for s in sequences]
-    )  # [N, 2k, m]
+    from kipoi_genome.models.logo.logo_task import tokenize_views
+
+    # Sequences of different lengths are padded with id 0 (masked by the backbone).
+    views = tokenize_views(tokenizer, list(sequences))  # [N, 2k, m]
     labels = np.asarray(labels, np.float32)[:, None]
     dataset = tf.data.Dataset.from_tensor_slices((views, labels)).shuffle(len(views), seed=seed)
 

@@ -1,0 +1,291 @@
+"""Fine-tuning a trained model on the user's data: LOGO classifiers and Enformer heads.
+
+- LOGO (`logo_classifier_from`, `finetune_logo`): a `LogoSequenceClassifier`
+  started from a pre-trained masked LM, backbone or classifier, trained on a
+  table of labelled sequences (`kipoi_genome.data.sequence_tables`) of any
+  length with a random reading frame and strand per sequence and epoch, and
+  the epoch chosen on validation AUROC (the loop of
+  `promoter_dataset.finetune_promoter_classifier`).
+- Enformer (`enformer_finetune_model`, `finetune_enformer`): the trunk of a
+  trained Enformer with heads for the data's tracks (new heads where the
+  track count differs, the trained ones where it matches), trained under the
+  generic trainer (any strategy, checkpoints and resume) with every
+  BatchNorm frozen in inference mode.
+
+`train="heads"` trains the output layer(s) only; `train="all"` trains the
+whole model except the BatchNorm layers, whose moving statistics (and scale
+and offset: Keras freezes a non-trainable BatchNorm layer entirely) keep
+their trained values. Batch statistics of small fine-tuning batches are what
+make a fine-tuned Enformer collapse (deepmind-research #297).
+"""
+
+import dataclasses
+import functools
+import warnings
+
+import keras
+import numpy as np
+
+__all__ = [
+    "TRAIN_MODES",
+    "freeze_batch_norm",
+    "logo_classifier_from",
+    "finetune_logo",
+    "enformer_finetune_model",
+    "finetune_enformer",
+]
+
+TRAIN_MODES = ("heads", "all")
+
+
+def _check_train(train):
+    if train not in TRAIN_MODES:
+        raise ValueError(f"`train` must be one of {TRAIN_MODES}. Received: train={train!r}")
+
+
+def _sublayers(model):
+    return model._flatten_layers(include_self=False, recursive=True)
+
+
+def freeze_batch_norm(model):
+    """Sets every BatchNormalization layer of `model` non-trainable.
+
+    A non-trainable Keras BatchNormalization normalises with its moving
+    statistics even when called with `training=True` and never updates them.
+
+    Returns:
+        int. The number of BatchNormalization layers frozen.
+    """
+    count = 0
+    for layer in _sublayers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+            count += 1
+    return count
+
+
+# ----------------------------------------------------------------------------
+# LOGO
+# ----------------------------------------------------------------------------
+
+
+def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25):
+    """A one-output `LogoSequenceClassifier` to fine-tune, started from `model`.
+
+    Args:
+        model: a `LogoMaskedLM` or `LogoBackbone` (a new sigmoid head on its
+            backbone), or a one-output `LogoSequenceClassifier` (trained
+            further as it is).
+        from_scratch: bool. The same architecture with freshly initialised
+            weights (the baseline that measures what pre-training brings).
+        pooling: `"mean"` or `"first"`, for a new head.
+        dropout: float, for a new head.
+
+    Returns:
+        `LogoSequenceClassifier` `[B, T]` token ids -> `[B, 1]`.
+    """
+    from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM, LogoSequenceClassifier
+
+    if isinstance(model, LogoSequenceClassifier):
+        if model.num_outputs != 1:
+            raise ValueError(
+                "Fine-tuning on a labelled table needs a one-output classifier. "
+                f"Received: {type(model).__name__} with num_outputs={model.num_outputs}"
+            )
+        if from_scratch:
+            return type(model).from_config(model.get_config())
+        return model
+    if isinstance(model, LogoMaskedLM):
+        backbone = model.backbone
+    elif isinstance(model, LogoBackbone):
+        backbone = model
+    else:
+        raise ValueError(
+            "A LOGO fine-tuning start must be a LogoMaskedLM, LogoBackbone or LogoSequenceClassifier. "
+            f"Received: {type(model).__name__}"
+        )
+    if from_scratch:
+        backbone = LogoBackbone.from_config(backbone.get_config())
+    return LogoSequenceClassifier(backbone, num_outputs=1, pooling=pooling, dropout=dropout)
+
+
+def _check_lengths(model, table, source):
+    from kipoi_genome.data import InputFileError
+
+    k = model.tokenizer.k
+    limit = model.backbone.max_sequence_length
+    lengths = table["sequence"].str.len().to_numpy()
+    short = np.flatnonzero(lengths < 2 * k - 1)
+    if len(short):
+        row = int(short[0])
+        raise InputFileError(
+            source, row + 2, f"sequence of {lengths[row]} bp is too short for {k}-mer tokens "
+            f"(at least {2 * k - 1} bp)", table["sequence"].iloc[row],
+        )
+    # Frame 0 has the most tokens: floor(length / k).
+    long = np.flatnonzero(lengths // k > limit)
+    if len(long):
+        row = int(long[0])
+        raise InputFileError(
+            source, row + 2, f"sequence of {lengths[row]} bp gives {lengths[row] // k} tokens per frame, "
+            f"more than the model's {limit} positions (at most {limit * k + k - 1} bp)",
+            table["sequence"].iloc[row][:40],
+        )
+
+
+def finetune_logo(model, table, epochs=6, train="all", seed=0, batch_size=32, learning_rate=5e-4,
+                  valid_fraction=0.1, source="<table>", log=print):
+    """Fine-tunes a one-output LOGO classifier on a labelled sequence table.
+
+    Args:
+        model: `LogoSequenceClassifier` (see `logo_classifier_from`); trained
+            in place and left holding the weights of the best validation
+            epoch.
+        table: DataFrame from `read_sequence_table(path, labels=True)`:
+            `sequence`, `label` (0/1) and optionally `split`. Without
+            `split`, a seeded stratified validation split of
+            `valid_fraction` is made (no test split).
+        epochs: int. Passes over the training split.
+        train: `"heads"` (the backbone frozen) or `"all"`.
+        seed: int. Initialisation, split, shuffling, frame/strand choice.
+        batch_size: int.
+        learning_rate: float. Peak AdamW learning rate (warm-up, cosine).
+        valid_fraction: float. For the split made when there is none.
+        source: str. The table's file, for error messages.
+        log: callable taking one progress line, or None.
+
+    Returns:
+        dict: `history`, `best_epoch`, `valid` and (with a test split) `test`
+        metrics (AUROC, AUPRC, F1, accuracy), `split_counts`.
+    """
+    from kipoi_genome.data import InputFileError
+    from kipoi_genome.data.sequence_tables import stratified_split
+    from kipoi_genome.training.promoter_dataset import FinetuneConfig, finetune_promoter_classifier
+
+    _check_train(train)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"`epochs` must be a positive integer. Received: epochs={epochs!r}")
+    table = table.copy()
+    if "split" not in table.columns:
+        table["split"] = stratified_split(table["label"].to_numpy(), valid_fraction, seed)
+    counts = {split: int((table["split"] == split).sum()) for split in ("train", "valid", "test")}
+    for split in ("train", "valid"):
+        labels = set(table.loc[table["split"] == split, "label"])
+        if labels != {0, 1}:
+            raise InputFileError(
+                source, None, f"the {split} split needs both labels 0 and 1 "
+                f"({counts[split]} rows, labels {sorted(labels)})",
+            )
+    _check_lengths(model, table, source)
+    model.backbone.trainable = train == "all"
+    config = FinetuneConfig(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        warmup_steps=min(50, max(1, counts["train"] // batch_size)), seed=seed,
+        pooling=model.pooling, dropout=model.dropout,
+    )
+    with warnings.catch_warnings():
+        # Keras warns that fit's shuffle does not apply to a tf.data input; the dataset shuffles itself.
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*", category=UserWarning)
+        result = finetune_promoter_classifier(model, table, config, log=log or (lambda line: None))
+    model.backbone.trainable = True
+    result.pop("test_probabilities", None)
+    if counts["test"] == 0:
+        result.pop("test", None)
+    result["split_counts"] = counts
+    result["config"] = {**dataclasses.asdict(config), "train": train}
+    return result
+
+
+# ----------------------------------------------------------------------------
+# Enformer
+# ----------------------------------------------------------------------------
+
+
+def enformer_finetune_model(base, heads, sequence_length=None, target_length=None, train="heads"):
+    """An Enformer with `base`'s trunk and heads for new tracks, frozen for fine-tuning.
+
+    The new model has `base`'s architecture at `sequence_length` /
+    `target_length` (weights do not depend on them; when the length changes
+    and `base` sets no `positional_basis_length`, it is fixed to `base`'s
+    token count so the relative positions keep their trained meaning). Its
+    heads are `base`'s plus `heads`: a head of `heads` replaces `base`'s
+    head of that name when the track counts differ (new weights), else it
+    starts from the trained one. Every other weight is copied from `base`.
+
+    Args:
+        base: a trained `Enformer`.
+        heads: dict head name -> number of tracks of the data.
+        sequence_length, target_length: int or None (`base`'s).
+        train: `"heads"`: only the layers of `heads` are trainable;
+            `"all"`: everything but the BatchNorm layers (see module doc).
+
+    Returns:
+        `Enformer` `[B, sequence_length, 4]` -> `{head: [B, target_length, n]}`.
+    """
+    from kipoi_genome.models import Enformer
+
+    _check_train(train)
+    if not isinstance(base, Enformer):
+        raise ValueError(f"Enformer fine-tuning starts from an Enformer. Received: {type(base).__name__}")
+    if not isinstance(heads, dict) or not heads:
+        raise ValueError(f"`heads` must map head names to track counts. Received: heads={heads!r}")
+    config = base.get_config()
+    if sequence_length is not None and sequence_length != base.sequence_length:
+        if config["positional_basis_length"] is None:
+            config["positional_basis_length"] = base.sequence_length // base.bin_size
+        config["sequence_length"] = sequence_length
+    if target_length is not None:
+        config["target_length"] = target_length
+    config["heads"] = {**dict(base.heads), **{name: int(size) for name, size in heads.items()}}
+    model = Enformer.from_config(config)
+    for layer in base.layers:
+        if not layer.weights:
+            continue
+        if layer.name.startswith("head_"):
+            name = layer.name[len("head_"):]
+            if config["heads"][name] != base.heads[name]:
+                continue  # replaced: the new head keeps its fresh initialisation
+        model.get_layer(layer.name).set_weights(layer.get_weights())
+    head_layers = {f"head_{name}" for name in heads}
+    if train == "heads":
+        for layer in model.layers:
+            layer.trainable = layer.name in head_layers
+    else:
+        freeze_batch_norm(model)
+    return model
+
+
+def finetune_enformer(base, config, train="heads", strategy=None):
+    """Fine-tunes `base` on the `tracks` data section of `config` under the trainer.
+
+    Args:
+        base: a trained `Enformer`.
+        config: `TrainConfig` whose `data` (and `evaluation`) are a `tracks`
+            task's (docs/training.md); `model` is ignored (the architecture
+            is `base`'s). Checkpoints and logs go to `config.output_dir`;
+            running again resumes from its last checkpoint.
+        train: `"heads"` or `"all"`.
+        strategy: optional `tf.distribute.Strategy` (default: from
+            `config.distribute`).
+
+    Returns:
+        `trainer.TrainResult`; `.model` is the fine-tuned Enformer.
+    """
+    from kipoi_genome.training.trainer import train as run_training
+    from kipoi_genome.training.tracks import build_tracks_task
+
+    _check_train(train)
+    task = build_tracks_task(config)
+    heads = {name: len(tracks) for name, tracks in task.metadata["tracks"].items()}
+    data = config.data
+    bin_size = data.get("bin_size", 128)
+    if bin_size != base.bin_size:
+        raise ValueError(
+            f"`data.bin_size` must equal the model's bin size {base.bin_size}. Received: bin_size={bin_size}"
+        )
+    target_length = data.get("target_length") or data["sequence_length"] // bin_size
+    build = functools.partial(
+        enformer_finetune_model, base, heads, data["sequence_length"], target_length, train
+    )
+    task = dataclasses.replace(task, build_model=build, metadata={**task.metadata, "finetune": train})
+    return run_training(config, strategy=strategy, task=task)
