@@ -32,6 +32,13 @@ def add_parser(subparsers):
     parser.add_argument("--fasta", default=None, help="FASTA file (plain or bgzip + .fai/.gzi); default: shipped example")
     parser.add_argument("--bed", default=None, help="BED file of regions; default: shipped example")
     parser.add_argument(
+        "--sequences",
+        default=None,
+        metavar="TABLE",
+        help="instead of --fasta/--bed: CSV/TSV (plain or .gz) with a `sequence` column; writes one TSV row per "
+        "input row, in order, with the other input columns and `probability` (classifiers) or per-track means",
+    )
+    parser.add_argument(
         "--output",
         default=None,
         help="output .tsv, .h5 or .parquet file, or a folder with --format bigwig; '-' for stdout (default, "
@@ -103,6 +110,8 @@ def run(args):
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be positive. Received: {args.batch_size}")
+    if args.sequences:
+        return _run_sequences(args)
     fasta = FastaExtractor(args.fasta or _example("chr20_44080000_44220000.fa"))
     intervals = read_bed(args.bed or _example("example_regions.bed"))
     check_intervals(intervals, fasta)
@@ -139,6 +148,27 @@ def run(args):
         _write_tsv(stream, args.output, namer)
     if args.output != "-":
         print(f"wrote {len(intervals)} regions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _run_sequences(args):
+    from kipoi_genome.data.sequence_tables import read_sequence_table
+    from kipoi_genome.inference import load_model
+    from kipoi_genome.inference.sequences import predict_sequence_table, write_prediction_table
+
+    others = [flag for flag, value in (("--fasta", args.fasta), ("--bed", args.bed), ("--runner", args.runner),
+                                       ("--output-embeddings", args.output_embeddings), ("--format", args.format))
+              if value]
+    if others:
+        raise ValueError(f"--sequences writes a TSV from a table alone. Received also: {', '.join(others)}")
+    table = read_sequence_table(args.sequences)
+    model = load_model(args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress)
+    predictions = predict_sequence_table(
+        model, table, batch_size=args.batch_size, source=args.sequences, progress=not args.no_progress
+    )
+    write_prediction_table(predictions, args.output or "-")
+    if (args.output or "-") != "-":
+        print(f"wrote {len(predictions)} rows to {args.output}", file=sys.stderr)
     return 0
 
 
