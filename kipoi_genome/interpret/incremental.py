@@ -101,11 +101,6 @@ class IncrementalEnformer:
             jit_compile=jit,
         )
 
-    def trace(self):
-        """Traces the compiled functions without running them (benchmarks time the first calls)."""
-        for function in (self._trunk, self._window_trunk, self._heads):
-            function.get_concrete_function()
-
     def _run_trunk_layers(self, x):
         for layer in self.model.trunk_layers:
             x = layer(x, training=False)
