@@ -88,8 +88,10 @@ def run(args):
         model, summary = _finetune_enformer(args, base)
     else:
         model, summary = _finetune_logo(args, base)
+    from kipoi_genome.training.finetune import uncompiled_copy
+
     with atomic_output(args.output, suffix=".keras") as tmp:
-        model.save(tmp)
+        uncompiled_copy(model).save(tmp)
     if args.metrics:
         with atomic_output(args.metrics, "w", suffix=".json") as handle:
             json.dump(summary, handle, indent=2, default=float)

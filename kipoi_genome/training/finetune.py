@@ -29,6 +29,7 @@ import numpy as np
 __all__ = [
     "TRAIN_MODES",
     "freeze_batch_norm",
+    "uncompiled_copy",
     "logo_classifier_from",
     "finetune_logo",
     "enformer_finetune_model",
@@ -36,6 +37,18 @@ __all__ = [
 ]
 
 TRAIN_MODES = ("heads", "all")
+
+
+def uncompiled_copy(model):
+    """`model` rebuilt from its config with its weights, without optimizer or compile state.
+
+    A compiled model saves its optimizer too; loading such a file into a model
+    compiled differently (another set of trainable variables) warns, and the
+    state is of no use for predictions.
+    """
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _check_train(train):
@@ -189,7 +202,7 @@ def finetune_logo(model, table, epochs=6, train="all", seed=0, batch_size=32, le
         result = finetune_promoter_classifier(model, table, config, log=log or (lambda line: None))
     model.backbone.trainable = True
     result.pop("test_probabilities", None)
-    if counts["test"] == 0:
+    if result.get("test") is None:
         result.pop("test", None)
     result["split_counts"] = counts
     result["config"] = {**dataclasses.asdict(config), "train": train}

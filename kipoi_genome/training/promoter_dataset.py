@@ -244,6 +244,8 @@ def auroc(labels, scores):
 def average_precision(labels, scores):
     """Area under the precision-recall curve as average precision (step-wise)."""
     labels = np.asarray(labels).astype(bool)
+    if not labels.any():  # no positives (or no rows, e.g. an absent test split): undefined, as auroc
+        return float("nan")
     order = np.argsort(-np.asarray(scores, np.float64), kind="mergesort")
     scores_sorted = np.asarray(scores, np.float64)[order]
     hits = labels[order]
@@ -425,11 +427,12 @@ def finetune_promoter_classifier(model, table, config, log=print):
             break
     model.set_weights(best_weights)
     test_probabilities = model.predict_sequences(list(test["sequence"]))
+    # Fine-tuning tables without a test split (kipoi-genome finetune) report no test metrics.
     return {
         "history": history,
         "best_epoch": best["epoch"],
         "valid": best["valid"],
-        "test": binary_metrics(test["label"], test_probabilities),
+        "test": binary_metrics(test["label"], test_probabilities) if len(test) else None,
         "test_probabilities": test_probabilities.tolist(),
     }
 
@@ -445,9 +448,9 @@ def save_model_weights(model, path):
     A compiled model's `save_weights` also stores the optimizer; an
     uncompiled copy stores the weights alone (a third of the size with Adam).
     """
-    copy = type(model).from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    copy.save_weights(str(path))
+    from kipoi_genome.training.finetune import uncompiled_copy
+
+    uncompiled_copy(model).save_weights(str(path))
 
 
 def _read_table(path):
