@@ -4,6 +4,7 @@ import json
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -97,6 +98,18 @@ def test_finetune_heads_keeps_trunk_and_learns(tmp_path, base_model, capsys):
     assert steps[-1]["loss"] < steps[0]["loss"]
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["step"] == 30 and summary["train"] == "heads"
+
+    # The saved model works in predict --sequences: per-track means over bins, rows in order.
+    rng = np.random.default_rng(2)
+    sequences = ["".join(rng.choice(list("ACGT"), 1024)) for _ in range(3)]
+    (tmp_path / "seqs.tsv").write_text("name\tsequence\n" + "".join(f"s{i}\t{s}\n" for i, s in enumerate(sequences)))
+    assert main(["predict", "--model", str(tmp_path / "heads.keras"), "--sequences", str(tmp_path / "seqs.tsv"),
+                 "--output", str(tmp_path / "pred.tsv"), "--no-progress"]) == 0
+    predicted = pd.read_csv(tmp_path / "pred.tsv", sep="\t")
+    assert list(predicted.columns) == ["name", "human_0", "human_1"] and list(predicted["name"]) == ["s0", "s1", "s2"]
+    one_hot = np.eye(4, dtype="float32")[[["ACGT".index(c) for c in s] for s in sequences]]
+    expected = np.asarray(tuned.predict_on_batch(one_hot)["human"]).mean(axis=1)
+    np.testing.assert_allclose(predicted[["human_0", "human_1"]].to_numpy(), expected, rtol=2e-5)
 
 
 def test_finetune_all_keeps_batch_norm_statistics(tmp_path, base_model):

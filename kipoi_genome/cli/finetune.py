@@ -15,7 +15,7 @@ every command (predict, score-variants, export-*) accepts.
 LOGO (e.g. --model logo_5mer_chr20_mlm, the pre-trained masked LM): DATA is a
 CSV/TSV (plain or .gz) with columns `sequence` (DNA, any length up to 512
 tokens per reading frame) and `label` (0/1), optionally `split`
-(train/valid/test; without it a seeded stratified 10 %% validation split is
+(train/valid/test; without it a seeded stratified 10 % validation split is
 made). A sigmoid classifier is trained on the backbone with a random reading
 frame and strand per sequence and epoch; the epoch with the best validation
 AUROC is kept. At predict time the k frames and both strands are averaged.
