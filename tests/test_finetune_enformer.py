@@ -130,7 +130,43 @@ def test_enformer_finetune_model_keeps_matching_heads_and_adds_new(base_model):
     base, _ = base_model
     model = enformer_finetune_model(base, {"human": 3, "dnase": 5}, train="heads")
     assert model.heads == {"human": 3, "dnase": 5}
-    np.testing.assert_array_equal(model.get_layer("head_human").kernel.numpy(), base.get_layer("head_human").kernel.numpy())
-    assert sorted(v.path.split("/")[0] for v in model.trainable_weights) == ["head_dnase", "head_dnase", "head_human", "head_human"]
+    np.testing.assert_array_equal(model.get_layer("head_human").kernel.numpy(),
+                                  base.get_layer("head_human").kernel.numpy())
+    trainable = sorted(v.path.split("/")[0] for v in model.trainable_weights)
+    assert trainable == ["head_dnase", "head_dnase", "head_human", "head_human"]
     with pytest.raises(ValueError, match="train"):
         enformer_finetune_model(base, {"human": 3}, train="trunk")
+
+
+def test_finetune_from_tfrecord_folder(tmp_path, base_model, shared_dir, capsys):
+    """A Basenji-layout folder written by our writer from chr20 (CpG-island coverage targets) as --data."""
+    from kipoi_genome.data import BedTargets, Interval, read_tfrecords, write_tfrecords
+
+    base, base_path = base_model
+    fasta = shared_dir / "data/reference/GRCh37_chr20.fa.gz"
+    targets = BedTargets([shared_dir / "data/annotation/GRCh37_chr20_cpg_islands.bed"], names=["cpg"])
+    folder = tmp_path / "islands"
+    starts = {"train": range(44_025_000, 44_025_000 + 24 * 1024, 1024),
+              "valid": range(44_060_000, 44_060_000 + 8 * 1024, 1024)}
+    for split, positions in starts.items():
+        write_tfrecords(folder, str(fasta), [Interval("chr20", s, s + 1024) for s in positions], targets,
+                        split=split, pool_width=8, records_per_file=10)
+    records = list(read_tfrecords(folder, "valid"))
+    assert len(records) == 8 and records[0]["target"].shape == (128, 1)
+    # The valid windows cover the island chr20:44,065,431-44,065,714 (1-based): bins 0..1 of the 6th window.
+    island = np.concatenate([np.asarray(r["target"])[:, 0] for r in records])
+    covered = np.flatnonzero(island > 0)
+    assert covered.min() * 8 + 44_060_000 <= 44_065_430 < (covered.min() + 1) * 8 + 44_060_000
+    output = tmp_path / "islands.keras"
+    assert main(["finetune", "--model", base_path, "--data", str(folder), "--output", str(output),
+                 "--train", "heads", "--steps", "6", "--batch-size", "4", "--no-progress"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["step"] == 6 and summary["evaluation"]["islands"]["num_batches"] == 2  # 8 valid records / 4
+    tuned = keras.saving.load_model(output)
+    assert tuned.heads == {"human": 3, "islands": 1} and tuned.target_length == 128
+    base_trunk, _ = _weights(base, ["human"])
+    tuned_trunk, _ = _weights(tuned, ["human", "islands"])
+    for path, value in base_trunk.items():
+        np.testing.assert_array_equal(tuned_trunk[path], value, err_msg=path)
+    np.testing.assert_array_equal(tuned.get_layer("head_human").kernel.numpy(),
+                                  base.get_layer("head_human").kernel.numpy())

@@ -23,7 +23,9 @@ AUROC is kept. At predict time the k frames and both strands are averaged.
 Enformer (a preset or .keras): DATA is a YAML file holding a `tracks` data
 section as `kipoi-genome train` configs have it (docs/training.md), either a
 whole train config (its train/optimizer/evaluation sections are used) or the
-data mapping alone. Heads for the data's tracks are added (a head of the same
+data mapping alone, or a Basenji/Enformer TFRecord folder (statistics.json,
+tfrecords/train-*.tfr and optionally valid-*.tfr; the head is named after the
+folder). Heads for the data's tracks are added (a head of the same
 name with another track count is replaced) and trained under the trainer's
 strategy, with checkpoints in --checkpoint-dir; running the same command
 again resumes. Every BatchNorm layer stays in inference mode (frozen moving
@@ -44,7 +46,8 @@ def add_parser(subparsers):
     parser.add_argument("--model", required=True, metavar="PRESET_OR_KERAS",
                         help="start: a preset name (e.g. logo_5mer_chr20_mlm, enformer) or a .keras file")
     parser.add_argument("--data", required=True,
-                        help="LOGO: labelled CSV/TSV of sequences; Enformer: YAML data section or train config")
+                        help="LOGO: labelled CSV/TSV of sequences; Enformer: YAML data section / train config, "
+                        "or a TFRecord folder")
     parser.add_argument("--output", required=True, metavar="OUT.keras", help="fine-tuned model, must end in .keras")
     parser.add_argument("--train", choices=("heads", "all"), default="all",
                         help="heads: output layer(s) only; all: everything but BatchNorm (default all)")
@@ -124,17 +127,16 @@ def _finetune_enformer(args, base):
     from kipoi_genome.training.config import TrainConfig
     from kipoi_genome.training.finetune import finetune_enformer
 
-    if os.path.isdir(args.data):
-        raise ValueError(
-            f"A TFRecord directory as --data is not supported yet; give a YAML data section. Received: {args.data}"
-        )
-    with open(args.data) as handle:
-        try:
-            values = yaml.safe_load(handle)
-        except yaml.YAMLError as error:
-            raise ValueError(f"{args.data}: not valid YAML ({str(error).splitlines()[0]})") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"{args.data}: must hold a YAML mapping. Received: {type(values).__name__}")
+    if os.path.isdir(args.data):  # a Basenji/Enformer TFRecord folder
+        values = {"source": "tfrecords", "data_dir": args.data}
+    else:
+        with open(args.data) as handle:
+            try:
+                values = yaml.safe_load(handle)
+            except yaml.YAMLError as error:
+                raise ValueError(f"{args.data}: not valid YAML ({str(error).splitlines()[0]})") from None
+        if not isinstance(values, dict):
+            raise ValueError(f"{args.data}: must hold a YAML mapping. Received: {type(values).__name__}")
     full = values if "data" in values else {"data": values}
     config = {
         "task": "tracks",

@@ -290,15 +290,13 @@ def finetune_enformer(base, config, train="heads", strategy=None):
     _check_train(train)
     task = build_tracks_task(config)
     heads = {name: len(tracks) for name, tracks in task.metadata["tracks"].items()}
-    data = config.data
-    bin_size = data.get("bin_size", 128)
-    if bin_size != base.bin_size:
+    layout = task.metadata
+    if layout["bin_size"] != base.bin_size:
         raise ValueError(
-            f"`data.bin_size` must equal the model's bin size {base.bin_size}. Received: bin_size={bin_size}"
+            f"The data's bin size must equal the model's, {base.bin_size} bp. Received: bin_size={layout['bin_size']}"
         )
-    target_length = data.get("target_length") or data["sequence_length"] // bin_size
     build = functools.partial(
-        enformer_finetune_model, base, heads, data["sequence_length"], target_length, train
+        enformer_finetune_model, base, heads, layout["sequence_length"], layout["target_length"], train
     )
     task = dataclasses.replace(task, build_model=build, metadata={**task.metadata, "finetune": train})
     return run_training(config, strategy=strategy, task=task)

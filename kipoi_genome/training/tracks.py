@@ -26,6 +26,7 @@ Sources:
   alternate batch by batch, like Enformer's human/mouse training.
 - `genome`: real DNA and annotation-derived tracks (`genome_data.py`).
 - `longrange`: synthetic long-range task on real DNA (`longrange_data.py`).
+- `tfrecords`: a Basenji/Enformer TFRecord folder (`tfrecord_data.py`).
 
 Evaluation reports the Poisson loss and per-track Pearson R (over examples
 and bins, exact across replicas) per organism.
@@ -43,7 +44,7 @@ from kipoi_genome.training.task import DataStream, Task, register_task
 __all__ = ["build_tracks_task", "build_track_model", "SOURCES", "ARCHITECTURES"]
 
 ARCHITECTURES = ("enformer", "dilated_conv", "conv_attention")
-SOURCES = ("synthetic", "genome", "longrange")
+SOURCES = ("synthetic", "genome", "longrange", "tfrecords")
 
 
 def build_track_model(model_config, heads, sequence_length, target_length, bin_size=128):
@@ -135,6 +136,10 @@ def build_tracks_task(config):
     source = data.pop("source", "synthetic")
     if source not in SOURCES:
         raise ValueError(f"`data.source` must be one of {SOURCES}. Received: source={source!r}")
+    if source == "tfrecords":  # lengths and bin size come from the folder's statistics.json
+        from kipoi_genome.training import tfrecord_data
+
+        data["sequence_length"], data["target_length"], data["bin_size"], _ = tfrecord_data.tfrecord_layout(data)
     for key in ("sequence_length",):
         if key not in data:
             raise ValueError(f"`data.{key}` is required for task tracks. Received data keys: {sorted(data)}")
@@ -150,6 +155,8 @@ def build_tracks_task(config):
         from kipoi_genome.training import genome_data
 
         train, evals, heads, names = genome_data.build_streams(data)
+    elif source == "tfrecords":
+        train, evals, heads, names = tfrecord_data.build_streams(data)
     else:
         from kipoi_genome.training import longrange_data
 
@@ -178,7 +185,13 @@ def build_tracks_task(config):
         eval_streams=evals,
         eval_metrics=lambda: {"pearson_r": PearsonR()},
         predict_fn=predict_fn,
-        metadata={"tracks": names, "source": source},
+        metadata={
+            "tracks": names,
+            "source": source,
+            "sequence_length": data["sequence_length"],
+            "target_length": target_length,
+            "bin_size": bin_size,
+        },
     )
 
 

@@ -1,0 +1,100 @@
+"""`data.source: tfrecords`: Basenji/Enformer TFRecord folders as `tracks` task streams.
+
+The records are read by `kipoi_genome.data.tf_datasets.tfrecord_dataset`
+(`statistics.json` + `tfrecords/<split>-*.tfr`, the layout our writer
+`kipoi_genome.data.write_tfrecords` produces); this module only arranges
+them into the trainer's streams.
+
+```yaml
+data:
+  source: tfrecords
+  data_dir: path/to/human        # statistics.json, tfrecords/train-*.tfr, valid-*.tfr
+  organism: human                # head name (default: the folder's name)
+  augment: {max_shift: 3, reverse_complement_prob: 0.5}   # null = off
+```
+
+`sequence_length`, `target_length` and `bin_size` come from
+`statistics.json` (`seq_length`, `target_length`, `pool_width`); given in
+the section as well, they must agree. Training reads the `train` split,
+shuffled with the run's seed and repeated; batch `i` is the `i`-th of that
+seeded order, so a resumed run continues where the crashed one stopped.
+Evaluation reads the whole `valid` split (full global batches), when it
+has files.
+"""
+
+import functools
+import glob
+import os
+
+from kipoi_genome.training.task import DataStream
+
+__all__ = ["build_streams", "tfrecord_layout"]
+
+
+def tfrecord_layout(data):
+    """`(sequence_length, target_length, bin_size, num_targets)` of `data["data_dir"]`.
+
+    Raises:
+        ValueError: no `data_dir`, or section values that disagree with
+            `statistics.json`.
+    """
+    from kipoi_genome.data import read_statistics
+
+    if not data.get("data_dir"):
+        raise ValueError(f"`data.data_dir` is required for source tfrecords. Received data keys: {sorted(data)}")
+    statistics = read_statistics(data["data_dir"])
+    layout = {
+        "sequence_length": statistics["seq_length"],
+        "target_length": statistics["target_length"],
+        "bin_size": statistics["pool_width"],
+    }
+    for key, value in layout.items():
+        if data.get(key) is not None and data[key] != value:
+            raise ValueError(
+                f"`data.{key}` disagrees with {os.path.join(data['data_dir'], 'statistics.json')} "
+                f"({value}). Received: {key}={data[key]}"
+            )
+    return layout["sequence_length"], layout["target_length"], layout["bin_size"], statistics["num_targets"]
+
+
+def _train_dataset(global_batch_size, seed, start_batch, data_dir, augment):
+    from kipoi_genome.data import tfrecord_dataset
+
+    options = {}
+    if augment:
+        options = dict(augment=True, max_shift=int(augment.get("max_shift", 3)),
+                       reverse_complement=bool(augment.get("reverse_complement_prob", 0.5)))
+    dataset = tfrecord_dataset(data_dir, "train", shuffle=True, seed=seed, deterministic=True,
+                               prefetch=False, **options)
+    return dataset.repeat().batch(global_batch_size, drop_remainder=True).skip(start_batch).prefetch(2)
+
+
+def _eval_dataset(global_batch_size, seed, start_batch, data_dir, num_batches=None):
+    from kipoi_genome.data import tfrecord_dataset
+
+    dataset = tfrecord_dataset(data_dir, "valid", batch_size=global_batch_size, drop_remainder=True,
+                               deterministic=True)
+    return dataset.take(num_batches) if num_batches else dataset
+
+
+def build_streams(data):
+    """Streams of a `source: tfrecords` data section (see module docstring).
+
+    Returns:
+        `(train, evals, heads, names)` as `genome_data.build_streams`.
+    """
+    sequence_length, target_length, bin_size, num_targets = tfrecord_layout(data)
+    data_dir = os.fspath(data["data_dir"])
+    organism = data.get("organism") or os.path.basename(os.path.normpath(data_dir))
+    augment = data.get("augment")
+    train = {
+        organism: DataStream(functools.partial(_train_dataset, data_dir=data_dir, augment=augment), output=organism)
+    }
+    evals = {}
+    if glob.glob(os.path.join(data_dir, "tfrecords", "valid-*.tfr")):
+        evals[organism] = DataStream(
+            functools.partial(_eval_dataset, data_dir=data_dir, num_batches=data.get("eval_batches")),
+            output=organism,
+        )
+    names = {organism: [f"target_{i}" for i in range(num_targets)]}
+    return train, evals, {organism: num_targets}, names
