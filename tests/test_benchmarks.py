@@ -105,6 +105,11 @@ def test_interpret_rows_are_forward_pass_ratios_with_upper_bound_verdicts(monkey
     )
     args = run.main.__globals__["argparse"].Namespace(quick=False, command="cmd", software="sw")
     summary = []
+    monkeypatch.setattr(run, "cpu_flags", lambda: [])  # no bfloat16 instructions: float32 only
+    run.bench_interpret(args, summary)
+    assert len(summary) == 3 and not any("bfloat16" in row[0] for row in summary)
+    summary = []
+    monkeypatch.setattr(run, "cpu_flags", lambda: ["avx512f", "avx512_bf16"])
     text, _ = run.bench_interpret(args, summary)
     rows = {row[0]: row for row in summary}
     assert all(run._section_of(label) == "interpret" for label in rows)
