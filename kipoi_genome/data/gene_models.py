@@ -21,9 +21,8 @@ import dataclasses
 import os
 
 from kipoi_genome.data.errors import InputFileError
-from kipoi_genome.data.genes import _GFF_SUFFIXES, _GTF_SUFFIXES, _gff3_attributes, _gtf_attributes
+from kipoi_genome.data.gff import gff_format, iter_gff
 from kipoi_genome.data.intervals import iter_bed
-from kipoi_genome.data.textfiles import open_text
 
 _CODING = ("CDS", "start_codon", "stop_codon")
 
@@ -84,11 +83,11 @@ def read_gene_models(path, chrom=None, start=None, end=None):
             naming the file, line and value.
     """
     path = os.fspath(path)
-    lower = path.lower()
-    if lower.endswith(_GTF_SUFFIXES) or lower.endswith(_GFF_SUFFIXES):
-        genes = _read_gff(path, lower.endswith(_GTF_SUFFIXES), chrom)
-    else:
+    kind = gff_format(path)
+    if kind is None:
         genes = [_bed_gene(interval, path) for interval in iter_bed(path)]
+    else:
+        genes = _read_gff(path, kind == "GTF", chrom)
     keep = [
         gene for gene in genes
         if (chrom is None or gene.chrom == chrom)
@@ -132,41 +131,16 @@ def _bed_gene(interval, path):
 
 
 def _read_gff(path, gtf, chrom=None):
-    kind = "GTF" if gtf else "GFF3"
-    parse = _gtf_attributes if gtf else _gff3_attributes
     genes, parents = {}, {}  # gene key -> dict; GFF3 ID -> gene key
-    rows = []
-    with open_text(path, kind) as handle:
-        try:
-            for number, raw in enumerate(handle, start=1):
-                text = raw.rstrip("\r\n")
-                if not text.strip() or text.startswith("#"):
-                    if text.startswith("##FASTA"):
-                        break
-                    continue
-                fields = text.split("\t")
-                if len(fields) != 9:
-                    raise InputFileError(path, number, f"{kind} line has {len(fields)} columns, needs 9", text)
-                if chrom is not None and fields[0] != chrom:  # a whole-genome GTF: keep one contig in memory
-                    continue
-                try:
-                    first, last = int(fields[3]), int(fields[4])
-                except ValueError:
-                    raise InputFileError(path, number, f"{kind} start/end is not an integer",
-                                         f"{fields[3]}\t{fields[4]}") from None
-                if first < 1 or last < first:
-                    raise InputFileError(path, number, f"{kind} needs 1 <= start <= end", f"{fields[3]}\t{fields[4]}")
-                if fields[6] not in ("+", "-", "."):
-                    raise InputFileError(path, number, f"{kind} strand must be +, - or .", fields[6])
-                attributes = parse(fields[8], path, number)
-                rows.append((number, fields, first - 1, last, attributes))
-                if not gtf and "ID" in attributes:
-                    parents[attributes["ID"]] = attributes
-        except UnicodeDecodeError:
-            raise InputFileError(path, None, f"{kind} file is not UTF-8 text") from None
+    records = []
+    for record in iter_gff(path, gtf, chrom):  # chrom: a whole-genome GTF keeps one contig in memory
+        records.append(record)
+        if not gtf and "ID" in record.attributes:
+            parents[record.attributes["ID"]] = record.attributes
 
-    for number, fields, start, end, attributes in rows:
-        feature = fields[2]
+    for record in records:
+        number, feature, start, end, attributes = (
+            record.line, record.feature, record.start, record.end, record.attributes)
         if gtf:
             key = attributes.get("gene_id")
             if key is None:
@@ -179,11 +153,12 @@ def _read_gff(path, gtf, chrom=None):
             gene = parents.get(key, {})
             name = gene.get("Name", gene.get("gene_name", key))
         entry = genes.setdefault(key, {
-            "name": name, "chrom": fields[0], "strand": fields[6], "exons": [], "coding": [],
+            "name": name, "chrom": record.chrom, "strand": record.strand, "exons": [], "coding": [],
             "span": [], "line": number,
         })
-        if entry["chrom"] != fields[0]:
-            raise InputFileError(path, number, f"gene {key} has records on {entry['chrom']} and {fields[0]}", fields[0])
+        if entry["chrom"] != record.chrom:
+            raise InputFileError(path, number, f"gene {key} has records on {entry['chrom']} and {record.chrom}",
+                                 record.chrom)
         if feature == "exon":
             entry["exons"].append((start, end))
         elif feature in _CODING:

@@ -29,14 +29,10 @@ or of their first line (BED).
 
 import dataclasses
 import os
-import urllib.parse
 
 from kipoi_genome.data.errors import InputFileError
+from kipoi_genome.data.gff import gff_format, iter_gff
 from kipoi_genome.data.intervals import iter_bed
-from kipoi_genome.data.textfiles import open_text
-
-_GFF_SUFFIXES = (".gff3", ".gff", ".gff3.gz", ".gff.gz")
-_GTF_SUFFIXES = (".gtf", ".gtf.gz")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,13 +108,8 @@ def read_genes(path):
             file, line and value), or a file without genes.
     """
     path = os.fspath(path)
-    lower = path.lower()
-    if lower.endswith(_GTF_SUFFIXES):
-        genes = _read_gff(path, gtf=True)
-    elif lower.endswith(_GFF_SUFFIXES):
-        genes = _read_gff(path, gtf=False)
-    else:
-        genes = _read_tss_bed(path)
+    kind = gff_format(path)
+    genes = _read_tss_bed(path) if kind is None else _read_gff(path, gtf=kind == "GTF")
     if not genes:
         raise InputFileError(path, None, "no genes or TSSs in the file")
     return genes
@@ -135,72 +126,19 @@ def _read_tss_bed(path):
     return builder.build()
 
 
-def _gtf_attributes(text, path, line):
-    attributes = {}
-    for item in text.strip().split(";"):
-        item = item.strip()
-        if not item:
-            continue
-        key, _, value = item.partition(" ")
-        value = value.strip()
-        if not key or not value:
-            raise InputFileError(path, line, "GTF attribute is not `key \"value\"`", item)
-        attributes.setdefault(key, value.strip('"'))
-    return attributes
-
-
-def _gff3_attributes(text, path, line):
-    attributes = {}
-    for item in text.strip().split(";"):
-        if not item.strip():
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InputFileError(path, line, "GFF3 attribute is not `key=value`", item)
-        attributes[key.strip()] = urllib.parse.unquote(value.strip())
-    return attributes
-
-
 def _is_gff3_gene(feature):
     # gene, ncRNA_gene, pseudogene (Ensembl), protein_coding_gene, ...
     return feature.endswith("gene")
 
 
 def _read_gff(path, gtf):
-    kind = "GTF" if gtf else "GFF3"
     transcripts, gene_lines, gene_ids = _Builder(path), _Builder(path), {}
     rows = []
-    with open_text(path, kind) as handle:
-        try:
-            for number, raw in enumerate(handle, start=1):
-                text = raw.rstrip("\r\n")
-                if not text.strip() or text.startswith("#"):
-                    if text.startswith("##FASTA"):
-                        break
-                    continue
-                fields = text.split("\t")
-                if len(fields) != 9:
-                    raise InputFileError(path, number, f"{kind} line has {len(fields)} columns, needs 9", text)
-                try:
-                    start, end = int(fields[3]), int(fields[4])
-                except ValueError:
-                    raise InputFileError(path, number, f"{kind} start/end is not an integer",
-                                         f"{fields[3]}\t{fields[4]}") from None
-                if start < 1 or end < start:
-                    raise InputFileError(path, number, f"{kind} needs 1 <= start <= end",
-                                         f"{fields[3]}\t{fields[4]}")
-                strand = fields[6]
-                if strand not in ("+", "-", "."):
-                    raise InputFileError(path, number, f"{kind} strand must be +, - or .", strand)
-                parse = _gtf_attributes if gtf else _gff3_attributes
-                attributes = parse(fields[8], path, number)
-                feature = fields[2]
-                position = tss_position(start - 1, end, strand)
-                rows.append((number, fields[0], feature, strand, position, attributes))
-                if _is_gff3_gene(feature) and not gtf and "ID" in attributes:
-                    gene_ids[attributes["ID"]] = attributes
-        except UnicodeDecodeError:
-            raise InputFileError(path, None, f"{kind} file is not UTF-8 text") from None
+    for record in iter_gff(path, gtf):
+        position = tss_position(record.start, record.end, record.strand)
+        rows.append((record.line, record.chrom, record.feature, record.strand, position, record.attributes))
+        if _is_gff3_gene(record.feature) and not gtf and "ID" in record.attributes:
+            gene_ids[record.attributes["ID"]] = record.attributes
 
     for number, chrom, feature, strand, position, attributes in rows:
         if gtf:
