@@ -100,29 +100,33 @@ def remove_default_shards(folder):
         os.rmdir(folder)
 
 
-def variant_stream(args, shifts, summary):
-    """Runs `score-variants` on Beam; yields the merged `(window, scores)` stream."""
+def _pipeline_options(args):
+    """The keyword arguments both Beam pipelines take from the shared flags."""
+    return {
+        "precision": args.precision,
+        "jit_compile": args.xla,
+        "shard_size": args.shard_size,
+        "runner": args.runner,
+        "beam_options": args.beam_option,
+        "large_model": args.large_model,
+        "progress": not args.no_progress,
+    }
+
+
+def variant_stream(args, scoring, summary):
+    """Runs `score-variants` on Beam; yields the merged `(window, scores)` stream.
+
+    Args:
+        args: argparse.Namespace of score-variants.
+        scoring: dict. `score_variants` keyword arguments
+            (`kipoi_genome.cli.score_variants.scoring_options`).
+        summary: ScoringSummary, filled while merging.
+    """
     from kipoi_genome.inference import beam_pipeline
 
     folder, is_default = shard_dir(args)
     report = beam_pipeline.run_variant_pipeline(
-        args.model,
-        args.fasta,
-        [args.vcf],
-        folder,
-        score=args.score,
-        shifts=shifts,
-        reverse_complement=args.rc,
-        central_bins=args.central_bins,
-        batch_size=args.batch_size,
-        on_ref_mismatch=args.on_ref_mismatch,
-        precision=args.precision,
-        jit_compile=args.xla,
-        shard_size=args.shard_size,
-        runner=args.runner,
-        beam_options=args.beam_option,
-        large_model=args.large_model,
-        progress=not args.no_progress,
+        args.model, args.fasta, [args.vcf], folder, **{**scoring, **_pipeline_options(args)}
     )
     beam_pipeline.print_report(report, folder)
     yield from beam_pipeline.merge_variant_shards(report.shards, summary)
@@ -142,14 +146,8 @@ def region_stream(args, fasta, intervals):
         folder,
         batch_size=args.batch_size,
         use_strand=args.use_strand,
-        precision=args.precision,
-        jit_compile=args.xla,
-        shard_size=args.shard_size,
-        runner=args.runner,
-        beam_options=args.beam_option,
-        large_model=args.large_model,
-        progress=not args.no_progress,
         inputs=[p for p in (args.bed, fasta.path) if p],
+        **_pipeline_options(args),
     )
     beam_pipeline.print_report(report, folder, sys.stderr)
     yield from beam_pipeline.merge_region_shards(report.shards)

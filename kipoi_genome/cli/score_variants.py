@@ -81,34 +81,20 @@ def run(args):
         return variant_genes.run_with_genes(args)
     if not args.output.endswith((".tsv", ".vcf.gz")):
         raise ValueError(f"--output must end in .tsv or .vcf.gz. Received: {args.output!r}")
-    if args.max_shift < 0:
-        raise ValueError(f"--max-shift must be >= 0. Received: {args.max_shift}")
-    shifts = tuple(range(-args.max_shift, args.max_shift + 1))
+    options = scoring_options(args)
     beam_options.check_beam_arguments(args)
     summary = ScoringSummary()
     track_names = None  # numeric column names (the Beam workers load the model)
     if args.runner:  # the same scores, from an Apache Beam pipeline (docs/scale.md)
         fasta = FastaExtractor(args.fasta)
-        stream = beam_options.variant_stream(args, shifts, summary)
+        stream = beam_options.variant_stream(args, options, summary)
     else:
         # The model first: one that cannot score variants fails before any input is read.
         loaded = load_model(args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress)
         model = as_variant_scorer(loaded)
         track_names = _track_names(loaded, args)
         fasta = FastaExtractor(args.fasta)
-        stream = score_variants(
-            model,
-            fasta,
-            args.vcf,
-            score=args.score,
-            shifts=shifts,
-            reverse_complement=args.rc,
-            central_bins=args.central_bins,
-            batch_size=args.batch_size,
-            on_ref_mismatch=args.on_ref_mismatch,
-            summary=summary,
-            progress=not args.no_progress,
-        )
+        stream = score_variants(model, fasta, args.vcf, summary=summary, **options)
     if args.output.endswith(".vcf.gz"):
         write_scores_vcf(
             stream, args.output, fasta.chromosome_lengths, vcf=args.vcf, summary=summary, track_names=track_names
@@ -119,6 +105,27 @@ def run(args):
         print(f"warning: {message}", file=sys.stderr)
     print(f"{summary}; wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def scoring_options(args):
+    """The scoring keyword arguments of `score_variants` from the parsed flags.
+
+    Shared by the local run, `--genes` and the Beam pipeline so that they score alike.
+
+    Raises:
+        ValueError: for a negative --max-shift.
+    """
+    if args.max_shift < 0:
+        raise ValueError(f"--max-shift must be >= 0. Received: {args.max_shift}")
+    return {
+        "score": args.score,
+        "shifts": tuple(range(-args.max_shift, args.max_shift + 1)),
+        "reverse_complement": args.rc,
+        "central_bins": args.central_bins,
+        "batch_size": args.batch_size,
+        "on_ref_mismatch": args.on_ref_mismatch,
+        "progress": not args.no_progress,
+    }
 
 
 def _track_names(model, args):

@@ -30,6 +30,7 @@ def run_with_genes(args):
     from kipoi_genome.interpret import ScoringSummary, score_variants
     from kipoi_genome.interpret.gene_effects import GeneEffectReader
     from kipoi_genome.interpret.score_writers import score_columns
+    from kipoi_genome.cli.score_variants import scoring_options
     from kipoi_genome.models import output_track_labels
     from kipoi_genome.tables import open_table, table_format
 
@@ -38,8 +39,7 @@ def run_with_genes(args):
     table_format(args.output)
     if getattr(args, "runner", None):
         raise ValueError(f"--genes runs locally; it does not take --runner. Received: --runner {args.runner!r}")
-    if args.max_shift < 0:
-        raise ValueError(f"--max-shift must be >= 0. Received: {args.max_shift}")
+    options = scoring_options(args)
     fasta = FastaExtractor(args.fasta)
     genes = read_genes(args.genes)
     check_genes(genes, fasta)
@@ -51,20 +51,7 @@ def run_with_genes(args):
     score_names = output_track_labels(dict(model.heads), path=track_table, head=args.head, progress=not args.no_progress)
     reader = GeneEffectReader(model, genes, head, indices, tss_bins=args.tss_bins)
     summary = ScoringSummary()
-    stream = score_variants(
-        model,
-        fasta,
-        args.vcf,
-        score=args.score,
-        shifts=tuple(range(-args.max_shift, args.max_shift + 1)),
-        reverse_complement=args.rc,
-        central_bins=args.central_bins,
-        batch_size=args.batch_size,
-        on_ref_mismatch=args.on_ref_mismatch,
-        summary=summary,
-        progress=not args.no_progress,
-        on_predictions=reader.on_predictions,
-    )
+    stream = score_variants(model, fasta, args.vcf, summary=summary, on_predictions=reader.on_predictions, **options)
     keys = ("chrom", "pos", "id", "ref", "alt", "gene_id", "gene_name", "gene_strand", "tss_count", "tss_distance")
     key_types = {"pos": int, "tss_count": int, "tss_distance": int}
     rows = without_genes = 0
