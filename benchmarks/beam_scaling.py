@@ -13,7 +13,6 @@ Usage (from the repository root; about 4 minutes on 2 CPU cores):
 """
 
 import argparse
-import gzip
 import os
 import pathlib
 import subprocess
@@ -24,7 +23,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from harness import git_commit, machine_description, update_markdown  # noqa: E402
+from harness import git_commit, head_vcf, machine_description, update_markdown  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 SECTION = "## Beam"
@@ -38,16 +37,6 @@ MODES = (
          "--beam-option", "direct_running_mode=multi_processing"],
     ),
 )
-
-
-def head_vcf(source, count, directory):
-    with gzip.open(source, "rt") as handle:
-        lines = handle.readlines()
-    header = [line for line in lines if line.startswith("#")]
-    body = [line for line in lines if not line.startswith("#")][:count]
-    path = pathlib.Path(directory) / f"head{count}.vcf"
-    path.write_text("".join(header + body))
-    return str(path)
 
 
 def read_scores(path):

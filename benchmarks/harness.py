@@ -5,6 +5,7 @@ Every timed configuration of `run.py` runs in a fresh Python process
 or caches never slow down another's.
 """
 
+import gzip
 import json
 import os
 import pathlib
@@ -57,6 +58,17 @@ def git_commit(paths=("kipoi_genome", "benchmarks")):
         return commit + ("+uncommitted" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def head_vcf(source, count, directory):
+    """Writes the header and first `count` records of a gzipped VCF to `directory`; returns the path."""
+    with gzip.open(source, "rt") as handle:
+        lines = handle.readlines()
+    header = [line for line in lines if line.startswith("#")]
+    body = [line for line in lines if not line.startswith("#")][:count]
+    path = pathlib.Path(directory) / f"head{count}.vcf"
+    path.write_text("".join(header + body))
+    return str(path)
 
 
 def update_markdown(path, section, title):

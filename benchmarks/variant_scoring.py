@@ -17,7 +17,6 @@ Usage (from the repository root):
 """
 
 import argparse
-import gzip
 import itertools
 import pathlib
 import resource
@@ -29,7 +28,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from harness import git_commit, machine_description, update_markdown  # noqa: E402
+from harness import git_commit, head_vcf, machine_description, update_markdown  # noqa: E402
 
 from kipoi_genome.inference import load_model  # noqa: E402
 from kipoi_genome.interpret import ScoringSummary, score_variants  # noqa: E402
@@ -37,16 +36,6 @@ from kipoi_genome.interpret.logo_scorers import as_variant_scorer  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 SECTION = "## Variant scoring"
-
-
-def head_vcf(source, count, directory):
-    with gzip.open(source, "rt") as handle:
-        lines = handle.readlines()
-    header = [line for line in lines if line.startswith("#")]
-    body = [line for line in lines if not line.startswith("#")][:count]
-    path = pathlib.Path(directory) / f"head{count}.vcf"
-    path.write_text("".join(header + body))
-    return str(path)
 
 
 def time_scoring(model_name, fasta, vcf, batch_size, reverse_complement, precision):
