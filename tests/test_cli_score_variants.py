@@ -150,3 +150,25 @@ def test_shared_chr20_vcfs_with_logo_preset(shared_dir, tmp_path, capsys, vcf_na
     assert np.isfinite(table.llr[substitution]).all() and table.llr[~substitution].isna().all()
     if substitution.sum() > 1:
         assert table.llr[substitution].std() > 0
+
+
+def test_beam_stream_names_tracks_like_the_local_run(shared_dir):
+    """--runner: the workers load the model, so track names come from the first allele's score sizes."""
+    import argparse
+    import gzip as gz
+
+    from kipoi_genome.cli.score_variants import _named_from_first_allele
+
+    table = shared_dir / "data" / "enformer" / "targets_human.txt.gz"
+    args = argparse.Namespace(track_table=str(table), head="human", no_progress=True)
+    items = [("v1", {"human": np.arange(5313.0)}), ("v2", {"human": np.ones(5313)})]
+    stream, names = _named_from_first_allele(iter(items), args)
+    assert list(stream) == items  # nothing lost by the peek
+    with gz.open(table, "rt") as handle:
+        rows = [line.rstrip("\n").split("\t") for line in handle][1:]
+    assert len(names["human"]) == 5313
+    assert names["human"][4828] == f"human:{rows[4828][2]}:{rows[4828][7]}"
+    logo_stream, logo_names = _named_from_first_allele(iter([("v", {"llr": 0.5})]), args)
+    assert logo_names is None and len(list(logo_stream)) == 1
+    empty, none = _named_from_first_allele(iter(()), args)
+    assert list(empty) == [] and none is None

@@ -1,6 +1,9 @@
 """`kipoi-genome score-variants`: variant effects for a VCF -> TSV or VCF.gz."""
 
+import itertools
 import sys
+
+import numpy as np
 
 from kipoi_genome.cli import beam_options, variant_genes
 
@@ -84,10 +87,9 @@ def run(args):
     options = scoring_options(args)
     beam_options.check_beam_arguments(args)
     summary = ScoringSummary()
-    track_names = None  # numeric column names (the Beam workers load the model)
     if args.runner:  # the same scores, from an Apache Beam pipeline (docs/scale.md)
         fasta = FastaExtractor(args.fasta)
-        stream = beam_options.variant_stream(args, options, summary)
+        stream, track_names = _named_from_first_allele(beam_options.variant_stream(args, options, summary), args)
     else:
         # The model first: one that cannot score variants fails before any input is read.
         loaded = load_model(args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress)
@@ -126,6 +128,22 @@ def scoring_options(args):
         "on_ref_mismatch": args.on_ref_mismatch,
         "progress": not args.no_progress,
     }
+
+
+def _named_from_first_allele(stream, args):
+    """The Beam path's `(stream, track_names)`: the workers load the model, so the
+    heads' track counts come from the first scored allele (labels depend only on
+    a head's name and size). Scalar scores (LOGO) keep their names."""
+    first = next(stream, None)
+    if first is None:
+        return iter(()), None
+    heads = {name: int(np.size(value)) for name, value in first[1].items() if np.size(value) > 1}
+    track_names = None
+    if heads:
+        from kipoi_genome.models import output_track_labels
+
+        track_names = output_track_labels(heads, path=args.track_table, head=args.head, progress=not args.no_progress)
+    return itertools.chain([first], stream), track_names
 
 
 def _track_names(model, args):
