@@ -74,7 +74,7 @@ def head_vcf(source, count, directory):
 def update_markdown(path, section, title):
     """Replaces (or appends) the `title` section (`## ...`) of a markdown file."""
     sys.path.insert(0, str(REPO))
-    from kipoi_genome.atomic import atomic_output
+    from kipoi_genome.utils.atomic import atomic_output
 
     path = pathlib.Path(path)
     text = path.read_text() if path.exists() else "# Benchmarks\n"

@@ -3,7 +3,7 @@
 A table has key columns (strings or integers naming each row: gene id, name,
 chromosome, ...) and float32 value columns (one per track, 5,313 for the
 human Enformer head). Rows arrive in batches, so memory is bounded by one
-batch; the file appears only when complete (`kipoi_genome.atomic`).
+batch; the file appears only when complete (`kipoi_genome.utils.atomic`).
 
 Layouts:
 
@@ -21,7 +21,7 @@ import contextlib
 
 import numpy as np
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 
 TABLE_SUFFIXES = (".tsv", ".h5", ".hdf5", ".parquet")
 

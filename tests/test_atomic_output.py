@@ -1,4 +1,4 @@
-"""kipoi_genome.atomic: permissions as `open` gives them, temp files removed on every exit path.
+"""kipoi_genome.utils.atomic: permissions as `open` gives them, temp files removed on every exit path.
 
 The signal tests run a few lines of Python in a child process (no TensorFlow,
 well under a second each).
@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from kipoi_genome import atomic
-from kipoi_genome.atomic import atomic_output, current_umask, remove_stale_partials
+from kipoi_genome.utils import atomic
+from kipoi_genome.utils.atomic import atomic_output, current_umask, remove_stale_partials
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -136,7 +136,7 @@ def test_stale_partials_of_dead_processes_are_removed(tmp_path):
 # A child that holds an atomic output open until it is signalled.
 _CHILD = """
 import sys, time
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.cli import errors
 with errors.signals_as_exceptions():
     try:

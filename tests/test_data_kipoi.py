@@ -12,7 +12,7 @@ from kipoi_genome.data import (
     VariantRefAltDataset,
     one_hot_encode,
 )
-from kipoi_genome.data.kipoi_dataloaders import collate
+from kipoi_genome.data.kipoi_datasets import collate
 
 TINY_FA = TEST_DATA / "tiny.fa"
 TINY_BED = TEST_DATA / "tiny.bed"

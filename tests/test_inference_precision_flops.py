@@ -114,7 +114,7 @@ def test_full_enformer_forward_flops():
 
 
 def test_policy_scopes_set_and_restore_the_global_policy():
-    from kipoi_genome.dtype_scope import policy_scope
+    from kipoi_genome.utils.dtype_scope import policy_scope
     from kipoi_genome.inference.precision import dtype_policy
     from kipoi_genome.training.trainer import mixed_precision_scope
 

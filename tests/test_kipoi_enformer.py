@@ -22,7 +22,7 @@ import pytest
 from kipoi_genome.models import Enformer
 
 kipoi = pytest.importorskip("kipoi", reason="kipoi not installed: pip install -e '.[kipoi]'")
-adapter = pytest.importorskip("kipoi_genome.export.kipoi_adapter")
+adapter = pytest.importorskip("kipoi_genome.export.kipoi.adapter")
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 TOL = 1e-6

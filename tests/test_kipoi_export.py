@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from kipoi_genome.cli.main import main
-from kipoi_genome.export.kipoi_spec import interval_dataloader_spec, md5sum
+from kipoi_genome.export.kipoi.spec import interval_dataloader_spec, md5sum
 from kipoi_genome.models import Enformer
 from kipoi_genome.models.enformer import SEQUENCE_LENGTH, TARGET_LENGTH
 from kipoi_genome.models.enformer.enformer import HEADS

@@ -1,2 +1,2 @@
 """Kipoi shim: the dataloader lives in kipoi_genome (see dataloader.yaml)."""
-from kipoi_genome.export.kipoi_dataloaders import IntervalOneHot  # noqa: F401
+from kipoi_genome.export.kipoi.dataloaders import IntervalOneHot  # noqa: F401

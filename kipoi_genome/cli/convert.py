@@ -1,6 +1,6 @@
 """`kipoi-genome convert`: official checkpoints -> `.keras` files."""
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 
 
 def add_parser(subparsers):

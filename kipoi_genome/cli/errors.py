@@ -15,7 +15,7 @@ Bad input ends a command with exit code 2 and exactly one line on stderr,
   belongs to an abandoned generator is not redrawn after the error line.
 - `signals_as_exceptions` turns SIGTERM and SIGHUP into `Terminated` (raised
   again if Python drops it, see `REDELIVER_S`), so
-  `finally` blocks and `kipoi_genome.atomic.atomic_output` remove temporary
+  `finally` blocks and `kipoi_genome.utils.atomic.atomic_output` remove temporary
   files as they do for Ctrl-C (KeyboardInterrupt); the exit code is
   128 + the signal number, as a shell reports a signal death.
 

@@ -43,7 +43,7 @@ def run(args):
         if not args.weights_url.startswith(("http://", "https://")):
             raise ValueError(f"--weights-url must be an http(s) URL. Received: {args.weights_url!r}")
 
-    from kipoi_genome.export.kipoi_spec import md5sum, write_model_dir
+    from kipoi_genome.export.kipoi.spec import md5sum, write_model_dir
     from kipoi_genome.inference import load_model
     from kipoi_genome.models.presets import get_preset
 

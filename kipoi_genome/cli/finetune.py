@@ -5,7 +5,7 @@ import json
 import os
 import sys
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.cli.train import STRATEGY_CHOICES
 
 DESCRIPTION = """\

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 
 
 def add_parser(subparsers):

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.cli import beam_options
 
 DEFAULT_MODEL = "logo_promoter_chr20"

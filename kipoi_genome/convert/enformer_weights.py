@@ -45,7 +45,7 @@ import tempfile
 import zipfile
 import zlib
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.convert.enformer_checkpoint import convert_enformer_checkpoint, resolve_checkpoint_prefix
 from kipoi_genome.download import DEFAULT_TIMEOUT, DownloadError, cache_dir, download, is_url, sha256_file
 

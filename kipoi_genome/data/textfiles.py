@@ -1,11 +1,10 @@
-"""Opening plain or gzip/bgzip text files, and atomic writes."""
+"""Opening plain or gzip/bgzip text files, with damage reported as one-line errors."""
 
 import gzip
 import os
 import struct
 import zlib
 
-from kipoi_genome.atomic import atomic_output  # noqa: F401  (re-exported)
 from kipoi_genome.data.errors import DamagedFileError, InputFileError
 
 # What Python's gzip module and Biopython's bgzf raise on truncated or corrupt

@@ -28,7 +28,7 @@ import tensorflow as tf
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
 from kipoi_genome.data.intervals import Interval, check_intervals, iter_bed, read_bed
-from kipoi_genome.data.textfiles import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.data.transforms import one_hot_encode
 
 REQUIRED_STATISTICS = ("seq_length", "target_length", "num_targets", "pool_width")

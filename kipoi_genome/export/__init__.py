@@ -1,6 +1,6 @@
 """Publishing: TF-Hub SavedModels, `.tar.gz` packages and Kipoi model specs.
 
-Kipoi itself is imported only by `kipoi_genome.export.kipoi_adapter` (and the
+Kipoi itself is imported only by `kipoi_genome.export.kipoi.adapter` (and the
 Kipoi dataloaders), never by `import kipoi_genome`.
 """
 

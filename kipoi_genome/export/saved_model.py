@@ -20,7 +20,7 @@ import tempfile
 
 import tensorflow as tf
 
-from kipoi_genome.atomic import current_umask
+from kipoi_genome.utils.atomic import current_umask
 from kipoi_genome.models.enformer.enformer import Enformer
 
 SIGNATURE = "serving_default"

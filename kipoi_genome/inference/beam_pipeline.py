@@ -46,7 +46,7 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.data import FastaExtractor, Interval, Variant, iter_vcf, variant_window
 from kipoi_genome.data.variants import VariantWindow
 

@@ -3,8 +3,8 @@
 import numpy as np
 from tqdm.auto import tqdm
 
-from kipoi_genome.atomic import atomic_output
-from kipoi_genome.batching import batched
+from kipoi_genome.utils.atomic import atomic_output
+from kipoi_genome.utils.batching import batched
 from kipoi_genome.data import FastaExtractor
 
 EMBEDDING_SUFFIXES = (".h5", ".hdf5", ".npy")

@@ -31,7 +31,7 @@ import dataclasses
 import numpy as np
 from tqdm.auto import tqdm
 
-from kipoi_genome.batching import batched
+from kipoi_genome.utils.batching import batched
 from kipoi_genome.data import FastaExtractor, InputFileError
 from kipoi_genome.interpret.augmentation import predict_averaged
 

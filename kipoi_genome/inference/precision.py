@@ -11,7 +11,7 @@ rebuilt from their constructor config under the policy, so the same weight
 files load in any precision.
 """
 
-from kipoi_genome.dtype_scope import policy_scope
+from kipoi_genome.utils.dtype_scope import policy_scope
 
 PRECISIONS = {"float32": "float32", "bfloat16": "bfloat16", "mixed_bfloat16": "mixed_bfloat16"}
 

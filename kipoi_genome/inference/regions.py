@@ -7,7 +7,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
-from kipoi_genome.batching import batched
+from kipoi_genome.utils.batching import batched
 from kipoi_genome.data import FastaExtractor, InputFileError, check_sequence
 from kipoi_genome.inference.keras_files import load_keras_file
 from kipoi_genome.inference.precision import dtype_policy, with_precision

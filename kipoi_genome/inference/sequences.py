@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from kipoi_genome.atomic import atomic_output
-from kipoi_genome.batching import batched
+from kipoi_genome.utils.atomic import atomic_output
+from kipoi_genome.utils.batching import batched
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.transforms import one_hot_encode
 

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from kipoi_genome.batching import batched
+from kipoi_genome.utils.batching import batched
 from kipoi_genome.interpret.incremental import IncrementalEnformer, supports_incremental
 from kipoi_genome.interpret.targets import output_scalar
 

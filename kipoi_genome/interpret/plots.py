@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 
 BASES = "ACGT"
 BASE_COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839"}  # WebLogo classic

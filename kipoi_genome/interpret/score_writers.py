@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 
 BASE_COLUMNS = ("chrom", "pos", "id", "ref", "alt")
 

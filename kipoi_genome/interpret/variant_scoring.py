@@ -28,7 +28,7 @@ import os
 import numpy as np
 from tqdm.auto import tqdm
 
-from kipoi_genome.batching import batched
+from kipoi_genome.utils.batching import batched
 from kipoi_genome.data import (
     FastaExtractor,
     RefMismatchError,

@@ -21,7 +21,7 @@ them (`bcftools view`).
 
 import numpy as np
 
-from kipoi_genome.atomic import atomic_output
+from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.vcf_lines import VcfLines
 from kipoi_genome.version import __version__

@@ -63,8 +63,8 @@ import numpy as np
 import tensorflow as tf
 import yaml
 
-from kipoi_genome.atomic import atomic_output
-from kipoi_genome.dtype_scope import policy_scope
+from kipoi_genome.utils.atomic import atomic_output
+from kipoi_genome.utils.dtype_scope import policy_scope
 from kipoi_genome.training import checkpoints, distribute, losses, schedules
 from kipoi_genome.training.task import get_task_builder
 

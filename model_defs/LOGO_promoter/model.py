@@ -1,2 +1,2 @@
 """Kipoi shim: the model class lives in kipoi_genome (see model.yaml)."""
-from kipoi_genome.export.kipoi_adapter import LogoPromoterModel  # noqa: F401
+from kipoi_genome.export.kipoi.adapter import LogoPromoterModel  # noqa: F401

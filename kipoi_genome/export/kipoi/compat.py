@@ -1,6 +1,6 @@
 """Makes kipoi 0.8.6 work on NumPy 2 and Keras 3; imported by our Kipoi classes only.
 
-Importing this module (which `kipoi_adapter` and `kipoi_dataloaders` do, and
+Importing this module (which `adapter` and `dataloaders` do, and
 `import kipoi_genome` never does) applies:
 
 - NumPy 2 removed `np.string_` / `np.unicode_`, which kipoi's HDF5 writer
@@ -16,9 +16,9 @@ Handled elsewhere:
 
 - `pkg_resources` (imported by the `kipoi` command itself): the `kipoi`
   extra pins `setuptools<82`, the last series that ships it.
-- Extension-less downloads and dict outputs: `kipoi_adapter.KerasModel`.
+- Extension-less downloads and dict outputs: `adapter.KerasModel`.
 - `test.expect` paths resolved against the working directory instead of the
-  model directory: `kipoi_adapter.KerasModel.test`.
+  model directory: `adapter.KerasModel.test`.
 """
 
 import numpy as np

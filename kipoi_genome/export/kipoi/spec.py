@@ -1,8 +1,8 @@
 """Renders Kipoi model directories (model.yaml + dataloader.yaml + shims + examples).
 
 Pure YAML/file work: kipoi is not imported. The rendered directory passes
-`kipoi test DIR --source dir` and names the classes of `kipoi_adapter` and
-`kipoi_dataloaders` through two-line `model.py` / `dataloader.py` shims.
+`kipoi test DIR --source dir` and names the classes of `kipoi.adapter` and
+`kipoi.dataloaders` through two-line `model.py` / `dataloader.py` shims.
 """
 
 import hashlib
@@ -136,8 +136,8 @@ def interval_dataloader_spec(length):
     }
 
 
-MODEL_SHIM = '"""Kipoi shim: the model class lives in kipoi_genome (see model.yaml)."""\nfrom kipoi_genome.export.kipoi_adapter import {name}  # noqa: F401\n'
-DATALOADER_SHIM = '"""Kipoi shim: the dataloader lives in kipoi_genome (see dataloader.yaml)."""\nfrom kipoi_genome.export.kipoi_dataloaders import {name}  # noqa: F401\n'
+MODEL_SHIM = '"""Kipoi shim: the model class lives in kipoi_genome (see model.yaml)."""\nfrom kipoi_genome.export.kipoi.adapter import {name}  # noqa: F401\n'
+DATALOADER_SHIM = '"""Kipoi shim: the dataloader lives in kipoi_genome (see dataloader.yaml)."""\nfrom kipoi_genome.export.kipoi.dataloaders import {name}  # noqa: F401\n'
 
 
 def write_example_files(directory):

@@ -1,17 +1,17 @@
 """The `kipoi_genome.data` datasets as Kipoi dataloaders (kipoi 0.8.6).
 
 Each class adds Kipoi's `Dataset` base (and its batching: `batch_iter`,
-`load_all`, `num_workers`) to a dataset of `kipoi_genome.data.kipoi_dataloaders`;
+`load_all`, `num_workers`) to a dataset of `kipoi_genome.data.kipoi_datasets`;
 the samples are unchanged. `dataloaders/<name>/dataloader.py` re-exports
 one class and `dataloader.yaml` describes its arguments and outputs.
-Importing this module imports kipoi and applies `kipoi_compat`.
+Importing this module imports kipoi and applies `compat`.
 """
 
-from kipoi_genome.export import kipoi_compat  # noqa: F401  (patches kipoi on import)
+from kipoi_genome.export.kipoi import compat as kipoi_compat  # noqa: F401  (patches kipoi on import)
 
 import kipoi.data  # noqa: E402
 
-from kipoi_genome.data import kipoi_dataloaders as _datasets  # noqa: E402
+from kipoi_genome.data import kipoi_datasets as _datasets  # noqa: E402
 
 
 class IntervalOneHot(_datasets.IntervalOneHotDataset, kipoi.data.Dataset):

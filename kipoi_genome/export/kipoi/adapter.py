@@ -3,7 +3,7 @@
 `model_defs/*/model.yaml` name these classes (through a two-line `model.py`
 in the model directory, because kipoi's `load_obj` cannot reach a class in a
 not-yet-imported subpackage). Importing this module imports kipoi and applies
-`kipoi_compat`.
+`compat`.
 
 Args in model.yaml (all optional, at least one of `weights` / `preset`):
 
@@ -22,7 +22,7 @@ import urllib.request
 
 import numpy as np
 
-from kipoi_genome.export import kipoi_compat  # noqa: F401  (patches kipoi on import)
+from kipoi_genome.export.kipoi import compat as kipoi_compat  # noqa: F401  (patches kipoi on import)
 
 import kipoi.model  # noqa: E402
 

@@ -1,0 +1,1 @@
+"""Small helpers the whole package shares: atomic outputs, batching, dtype policy scopes."""
