@@ -26,7 +26,9 @@ def add_beam_arguments(parser, unit, default_shard_size):
     group = parser.add_argument_group(
         "Apache Beam (optional extra 'beam'; docs/scale.md)",
         "With --runner the job runs as a Beam pipeline over shards of consecutive records "
-        "(one contiguous genomic region each for sorted inputs); finished shards are kept in "
+        "(one contiguous genomic region each for sorted inputs; workers read the region of a "
+        "bgzipped, tabix-indexed VCF themselves); inputs, model and --shard-dir must be paths "
+        "every worker can open (no gs:// URLs: stage them on a shared mount); finished shards are kept in "
         "--shard-dir and a rerun computes only the missing ones. The merged output has the same "
         "format and row order as without --runner.",
     )
@@ -73,6 +75,13 @@ def check_beam_arguments(args):
         return
     if args.shard_size < 1:
         raise ValueError(f"--shard-size must be positive. Received: {args.shard_size}")
+    from kipoi_genome.inference.beam_pipeline import check_local_paths
+
+    check_local_paths(
+        (flag, getattr(args, name, None))
+        for flag, name in (("--model", "model"), ("--fasta", "fasta"), ("--vcf", "vcf"), ("--bed", "bed"),
+                           ("--output", "output"), ("--shard-dir", "shard_dir"))
+    )
     if importlib.util.find_spec("apache_beam") is None:
         raise ValueError(
             f"--runner {args.runner} needs Apache Beam: pip install 'kipoi-genome[beam]'. Received: --runner {args.runner}"
@@ -134,21 +143,35 @@ def variant_stream(args, scoring, summary):
         remove_default_shards(folder)
 
 
-def region_stream(args, fasta, intervals):
-    """Runs `predict` on Beam; yields the merged `(interval, outputs)` stream."""
+def region_stream(args, fasta, intervals, tiling=None):
+    """Runs `predict` on Beam; yields the merged `(interval, outputs)` stream.
+
+    Args:
+        args: argparse.Namespace of predict.
+        fasta: FastaExtractor.
+        intervals: list of Interval (BED regions; unused with `tiling`).
+        tiling: None, or `(contigs, span)` of `--tile-genome`
+            (`kipoi_genome.inference.tiling`): shards of consecutive tiles.
+    """
     from kipoi_genome.inference import beam_pipeline
 
     folder, is_default = shard_dir(args)
-    report = beam_pipeline.run_region_pipeline(
-        args.model,
-        fasta,
-        intervals,
-        folder,
-        batch_size=args.batch_size,
-        use_strand=args.use_strand,
-        inputs=[p for p in (args.bed, fasta.path) if p],
-        **_pipeline_options(args),
-    )
+    if tiling is not None:
+        contigs, span = tiling
+        report = beam_pipeline.run_tile_pipeline(
+            args.model, fasta, contigs, span, folder, batch_size=args.batch_size, **_pipeline_options(args)
+        )
+    else:
+        report = beam_pipeline.run_region_pipeline(
+            args.model,
+            fasta,
+            intervals,
+            folder,
+            batch_size=args.batch_size,
+            use_strand=args.use_strand,
+            inputs=[p for p in (args.bed, fasta.path) if p],
+            **_pipeline_options(args),
+        )
     beam_pipeline.print_report(report, folder, sys.stderr)
     yield from beam_pipeline.merge_region_shards(report.shards)
     if is_default:

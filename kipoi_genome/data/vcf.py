@@ -268,6 +268,89 @@ def iter_vcf(path, skip_unsupported=True):
         warnings.warn(f"{path}: skipped {skipped} ALT allele(s) that are not plain sequence (symbolic, '*' or '.')")
 
 
+def vcf_index(path):
+    """The tabix (``.tbi``) or CSI (``.csi``) index of a bgzipped text VCF, or None.
+
+    Only a BGZF-compressed text VCF with an index file beside it qualifies
+    (what `tabix -p vcf` / `bcftools index` make); plain, gzip and BCF files
+    give None.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(18)
+    except OSError:
+        return None
+    # BGZF: a gzip member with FEXTRA whose subfield is "BC" (SAM/BAM spec 4.1).
+    if len(head) < 18 or head[:4] != b"\x1f\x8b\x08\x04" or head[12:14] != b"BC" or _is_bcf(path):
+        return None
+    for suffix in (".tbi", ".csi"):
+        if os.path.isfile(path + suffix):
+            return path + suffix
+    return None
+
+
+def iter_vcf_region(path, chrom, first, last, lines, skip_unsupported=True):
+    """Yields the variants of the records at POS `first`..`last` of `chrom`, from the index.
+
+    For a worker that reads its own region of a bgzipped, indexed VCF (see
+    `vcf_index`) that a streaming pass of `iter_vcf` has already checked:
+    the records come from htslib's region query (cyvcf2), in file order,
+    and their CHROM, POS, ID, REF and ALT go through the same checks and
+    conversions as `iter_vcf`, so the variants are the ones `iter_vcf`
+    yields for those records. Records that start before `first` (and
+    overlap the region) are left out.
+
+    Args:
+        path: str or os.PathLike. The VCF.gz.
+        chrom: str. Contig.
+        first, last: int. 1-based POS range, inclusive.
+        lines: sequence of `(first_line, count)` runs: the file line numbers
+            of the region's records, as `iter_vcf` numbers them.
+        skip_unsupported: bool. As `iter_vcf`.
+
+    Yields:
+        Variant, with `source` and `line` set.
+
+    Raises:
+        InputFileError: when the index cannot be read, or gives another
+            number of records than `lines` holds (an index that does not
+            match the file), naming the file and region.
+    """
+    import cyvcf2
+
+    path = os.fspath(path)
+    region = f"{chrom}:{first}-{last}"
+    query = region if ":" not in chrom else f"{{{chrom}}}:{first}-{last}"
+    fields = []
+    # htslib prints warnings (e.g. undeclared INFO or contigs) on fd 2.
+    with _quiet_stderr():
+        try:
+            reader = cyvcf2.VCF(path, lazy=True)
+            try:
+                for record in reader(query):
+                    if record.CHROM == chrom and first <= record.POS <= last:
+                        alts = ",".join(record.ALT) or "."
+                        fields.append(f"{record.CHROM}\t{record.POS}\t{record.ID or '.'}\t{record.REF}\t{alts}")
+            finally:
+                reader.close()
+        except Exception as error:  # cyvcf2 raises OSError or a bare Exception
+            detail = (str(error).splitlines() or [type(error).__name__])[0]
+            raise InputFileError(path, None, f"cannot read region {region} through the index ({detail})") from None
+    numbers = [start + i for start, count in lines for i in range(count)]
+    if len(fields) != len(numbers):
+        raise InputFileError(
+            path, None,
+            f"the index gives {len(fields)} record(s) in {region} where the file has {len(numbers)}: "
+            "it does not match the file (re-index it with tabix -p vcf)",
+            region,
+        )
+    for number, text in zip(numbers, fields):
+        chrom, pos, variant_id, ref, alts, _ = _parse_record(path, number, text + "\t.\t.\t.", skip_unsupported)
+        for alt in alts:
+            yield Variant(chrom, pos, variant_id, ref, alt, path, number)
+
+
 def _is_unsupported_allele(alt):
     return alt in ("*", ".", "") or "<" in alt or "[" in alt or "]" in alt or alt.startswith(".") or alt.endswith(".")
 

@@ -4,15 +4,26 @@ The same computation as `score_variants` / `predict_regions`, cut into
 shards that Beam runs in parallel, in-process (`runner="direct"`) or on a
 cluster (Dataflow, Flink, Spark, any portable runner):
 
-1. **Plan** (in the launching process): the inputs are read once, in file
-   order, and checked exactly as the single-process command checks them
-   (malformed VCF lines, unknown contigs, variants or regions off the contig,
-   and REF against the FASTA when `on_ref_mismatch="error"`), so bad input
-   fails before any worker starts, with the same one-line message. The
-   records are cut into shards of `shard_size` consecutive records that
-   never cross a contig or file: for a sorted VCF or BED each shard is one
-   contiguous genomic region. Each shard's records go to a small manifest
-   in `shard_dir`, so a worker reads its own part only.
+1. **Plan** (in the launching process): the inputs are streamed once, in
+   file order, and checked exactly as the single-process command checks
+   them (malformed VCF lines, unknown contigs, variants or regions off the
+   contig, and REF against the FASTA when `on_ref_mismatch="error"`), so
+   bad input fails before any worker starts, with the same one-line
+   message. The records are cut into shards of about `shard_size`
+   consecutive records that never cross a contig or file. A shard is a
+   genomic region, and what its worker reads depends on the input:
+
+   * a bgzipped VCF with a tabix/CSI index (sorted): the shard is
+     (file, contig, first-last POS, the records' line numbers, a digest of
+     its alleles); the plan holds no records, and the worker fetches its
+     region through the index (`kipoi_genome.data.vcf.iter_vcf_region`),
+     with the same record checks, and verifies the digest;
+   * a whole-genome tiling (`run_tile_pipeline`): the shard is (contig,
+     consecutive tiles); the worker builds the windows itself;
+   * a plain, gzip or unsorted VCF, a BCF, or BED regions: the shard's
+     records go to a small JSON manifest in `shard_dir`.
+
+   The worker reads its windows from the indexed FASTA by region.
 2. **Run**: `RunInference` over the shards with `ShardModelHandler`, which
    loads the model (preset or `.keras`) once per worker process, or once
    per machine with `large_model=True` (Beam's
@@ -25,15 +36,16 @@ cluster (Dataflow, Flink, Spark, any portable runner):
    again, so rerunning a killed or failed job recomputes only the missing
    shards.
 4. **Merge**: `merge_variant_shards` / `merge_region_shards` read the
-   shards back in order and yield the same `(window, scores)` /
+   shards back in order (each `.npz` holds its rows' keys: chrom, pos, id,
+   ref, alt and line of each allele) and yield the same `(window, scores)` /
    `(interval, outputs)` stream as the single-process functions, which the
    CLI hands to the same writers: same format, same row order.
 
 `apache_beam` is imported only when a pipeline runs (the optional `beam`
 extra); planning and merging need NumPy alone. Workers read the FASTA,
-manifests and shards through the POSIX file system, so on a cluster
+VCF, manifests and shards through the POSIX file system, so on a cluster
 `shard_dir` and the inputs must be paths every worker can open (see
-docs/scale.md).
+docs/scale.md); `check_local_paths` refuses URLs such as ``gs://``.
 """
 
 import dataclasses
@@ -47,8 +59,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kipoi_genome.utils.atomic import atomic_output
-from kipoi_genome.data import FastaExtractor, Interval, Variant, iter_vcf, variant_window
+from kipoi_genome.data import FastaExtractor, Interval, InputFileError, Variant, iter_vcf, variant_window
 from kipoi_genome.data.variants import VariantWindow
+from kipoi_genome.data.vcf import iter_vcf_region, vcf_index
+from kipoi_genome.inference.tiling import contig_tiles, tile_count
 
 # CLI runner names -> Beam runner class names; "direct" is built in-process.
 RUNNERS = {
@@ -59,26 +73,48 @@ RUNNERS = {
     "portable": "PortableRunner",
 }
 RUN_FILE = "run.json"
+# Bumped when the shard files change, so a folder of an older layout is refused.
+SHARD_LAYOUT = 2
 
 
 @dataclasses.dataclass(frozen=True)
 class Shard:
-    """A contiguous run of input records and the files of its work.
+    """A contiguous run of input records (one genomic region) and the files of its work.
 
     Attributes:
         index: int. Position of the shard in the merged output.
         region: str. Genomic span, ``chrom:first-last`` (1-based positions
-            of the first and last record).
-        count: int. Records (variant alleles or regions) in the shard.
-        manifest: str. JSON file holding the shard's records.
+            of the first and last record, or of the tiles' first and last bp).
+        count: int. Records (variant alleles, regions or tiles) in the shard.
         output: str. `.npz` file of the shard's results; present = complete.
+        manifest: str or None. JSON file holding the shard's records (BED
+            regions, VCFs without an index); None when the worker reads
+            its region itself.
+        source: str or None. Indexed VCF the worker reads the region from.
+        chrom: str or None. Contig of a region shard.
+        start: int or None. 0-based start of the region (VCF: first POS - 1;
+            tiles: the first tile's output start).
+        end: int or None. End of the region (VCF: last POS; tiles: the last
+            tile's output end).
+        lines: tuple of (first_line, count) runs: the VCF line numbers of
+            the region's records.
+        digest: str or None. sha256 of the region's alleles, checked by the
+            worker against what it reads.
+        identity: tuple. (path, size, mtime) of `source` when planned.
     """
 
     index: int
     region: str
     count: int
-    manifest: str
     output: str
+    manifest: str = None
+    source: str = None
+    chrom: str = None
+    start: int = None
+    end: int = None
+    lines: tuple = ()
+    digest: str = None
+    identity: tuple = ()
 
     @property
     def name(self):
@@ -111,6 +147,27 @@ def _file_identity(path):
         return [path]
     stat = os.stat(path)
     return [os.path.abspath(path), stat.st_size, stat.st_mtime_ns]
+
+
+def check_local_paths(paths):
+    """Refuses URLs (``gs://``, ``s3://``, ``hdfs://``, ...): inputs and shards are read as POSIX paths.
+
+    Args:
+        paths: iterable of (flag, path) pairs; None paths are ignored.
+
+    Raises:
+        ValueError: naming the flag and the path, and what to do instead.
+    """
+    for flag, path in paths:
+        if path is None:
+            continue
+        scheme, sep, _ = os.fspath(path).partition("://")
+        if sep and scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+            raise ValueError(
+                f"{flag} {path}: {scheme}:// paths are not read or written directly; stage the file on a "
+                f"path every worker can open (a shared POSIX mount, e.g. Cloud Storage FUSE; docs/scale.md). "
+                f"Received: {path!r}"
+            )
 
 
 def _check_run_file(shard_dir, description):
@@ -171,18 +228,87 @@ def _shard_paths(shard_dir, index):
     return stem + ".json", stem + ".npz"
 
 
+def _allele_key(variant):
+    return f"{variant.chrom}\t{variant.pos}\t{variant.id or '.'}\t{variant.ref}\t{variant.alt}\t{variant.line}\n"
+
+
+def _line_runs(numbers):
+    """(first, count) runs of consecutive line numbers (blank lines break a run)."""
+    runs = []
+    for number in numbers:
+        if runs and runs[-1][0] + runs[-1][1] == number:
+            runs[-1][1] += 1
+        else:
+            runs.append([number, 1])
+    return tuple(tuple(run) for run in runs)
+
+
+class _Unsorted(Exception):
+    """An indexed VCF whose records are not sorted by contig and position."""
+
+
+def _plan_vcf_regions(vcf, fasta, shard_dir, shard_size, check_ref, first_index):
+    """Region shards of one bgzipped, indexed VCF, holding no records.
+
+    Streams `iter_vcf` with the single-process checks; cuts a shard when it
+    has `shard_size` alleles and the position changes (so that a region
+    query returns exactly its records) or at a new contig.
+
+    Raises:
+        _Unsorted: if the records are not sorted (the index cannot then
+            give them in file order); the caller plans manifests instead.
+    """
+    shards, seen = [], set()
+    identity = tuple(_file_identity(vcf))
+    group = None
+
+    def flush():
+        if group is None:
+            return
+        _, output = _shard_paths(shard_dir, first_index + len(shards))
+        shards.append(Shard(
+            first_index + len(shards), _region(group["chrom"], group["first"], group["last"]), group["count"],
+            output, source=vcf, chrom=group["chrom"], start=group["first"] - 1, end=group["last"],
+            lines=_line_runs(group["lines"]), digest=group["hash"].hexdigest(), identity=identity,
+        ))
+
+    for variant in iter_vcf(vcf):
+        variant_window(fasta, variant, 1, check_ref=check_ref)
+        same_contig = group is not None and variant.chrom == group["chrom"]
+        if same_contig and variant.pos < group["last"]:
+            raise _Unsorted()
+        if not same_contig and variant.chrom in seen:
+            raise _Unsorted()
+        if not same_contig or (group["count"] >= shard_size and variant.pos != group["last"]):
+            flush()
+            seen.add(variant.chrom)
+            group = {"chrom": variant.chrom, "first": variant.pos, "last": variant.pos, "count": 0, "lines": [],
+                     "hash": hashlib.sha256()}
+        group["last"] = variant.pos
+        group["count"] += 1
+        if not group["lines"] or group["lines"][-1] != variant.line:
+            group["lines"].append(variant.line)
+        group["hash"].update(_allele_key(variant).encode())
+    flush()
+    return shards
+
+
 def _validate_shard_size(shard_size):
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise ValueError(f"`shard_size` must be a positive integer. Received: shard_size={shard_size!r}")
 
 
 def plan_variant_shards(vcfs, fasta, shard_dir, shard_size=1000, check_ref=False):
-    """Reads and checks VCFs once and cuts their alleles into shards.
+    """Streams and checks VCFs once and cuts their alleles into shards.
 
     Every allele gets the single-process checks (`iter_vcf` for the record,
     `variant_window` for its contig, position and, with `check_ref`, REF),
     so the first bad record raises the same `InputFileError` as
-    `score_variants`. Alleles that pass are grouped into runs of at most
+    `score_variants`. A sorted, bgzipped VCF with a tabix/CSI index
+    (`kipoi_genome.data.vcf.vcf_index`) is cut into region shards of about
+    `shard_size` alleles (a position's records stay together) that the
+    workers read through the index; the plan holds no records and writes
+    no manifest. Other VCFs are grouped into manifests of at most
     `shard_size` consecutive alleles of one file and contig.
 
     Args:
@@ -198,25 +324,38 @@ def plan_variant_shards(vcfs, fasta, shard_dir, shard_size=1000, check_ref=False
     """
     _validate_shard_size(shard_size)
     shards = []
+    for vcf in vcfs:
+        if vcf_index(vcf) is not None:
+            try:
+                shards += _plan_vcf_regions(vcf, fasta, shard_dir, shard_size, check_ref, len(shards))
+                continue
+            except _Unsorted:
+                pass
+        shards += _plan_vcf_manifests(vcf, fasta, shard_dir, shard_size, check_ref, len(shards))
+    return shards
+
+
+def _plan_vcf_manifests(vcf, fasta, shard_dir, shard_size, check_ref, first_index):
+    shards = []
     rows, source, chrom = [], None, None
 
     def flush():
         if not rows:
             return
-        manifest, output = _shard_paths(shard_dir, len(shards))
-        shard = Shard(len(shards), _region(chrom, rows[0][1], rows[-1][1]), len(rows), manifest, output)
+        manifest, output = _shard_paths(shard_dir, first_index + len(shards))
+        shard = Shard(first_index + len(shards), _region(chrom, rows[0][1], rows[-1][1]), len(rows), output,
+                      manifest=manifest)
         _write_manifest(shard, {"source": source, "variants": rows})
         shards.append(shard)
         rows.clear()
 
-    for vcf in vcfs:
-        for variant in iter_vcf(vcf):
-            # length=1 reads at most two bases: the checks without the window.
-            variant_window(fasta, variant, 1, check_ref=check_ref)
-            if variant.source != source or variant.chrom != chrom or len(rows) >= shard_size:
-                flush()
-                source, chrom = variant.source, variant.chrom
-            rows.append([variant.chrom, variant.pos, variant.id, variant.ref, variant.alt, variant.line])
+    for variant in iter_vcf(vcf):
+        # length=1 reads at most two bases: the checks without the window.
+        variant_window(fasta, variant, 1, check_ref=check_ref)
+        if variant.source != source or variant.chrom != chrom or len(rows) >= shard_size:
+            flush()
+            source, chrom = variant.source, variant.chrom
+        rows.append([variant.chrom, variant.pos, variant.id, variant.ref, variant.alt, variant.line])
     flush()
     return shards
 
@@ -241,7 +380,7 @@ def plan_region_shards(intervals, shard_dir, shard_size=100):
             return
         manifest, output = _shard_paths(shard_dir, len(shards))
         region = _region(group[0].chrom, group[0].start + 1, max(i.end for i in group))
-        shard = Shard(len(shards), region, len(group), manifest, output)
+        shard = Shard(len(shards), region, len(group), output, manifest=manifest)
         records = [[i.chrom, i.start, i.end, i.name, i.strand, list(i.extra), i.source, i.line] for i in group]
         _write_manifest(shard, {"intervals": records})
         shards.append(shard)
@@ -255,9 +394,64 @@ def plan_region_shards(intervals, shard_dir, shard_size=100):
     return shards
 
 
+def plan_tile_shards(contigs, span, shard_dir, shard_size=100):
+    """Cuts the tiles of `contigs` into shards of consecutive tiles of one contig.
+
+    Args:
+        contigs: list of (contig, length), as `tiling.tile_contigs` gives.
+        span: int. Output bp per tile (`tiling.tile_span`).
+        shard_dir: folder of the shard outputs (no manifests: a shard's
+            tiles follow from its contig, start and count).
+        shard_size: int. Tiles per shard.
+
+    Returns:
+        list of Shard.
+    """
+    _validate_shard_size(shard_size)
+    shards = []
+    for chrom, length in contigs:
+        total = tile_count(length, span)
+        for first in range(0, total, shard_size):
+            count = min(shard_size, total - first)
+            start, end = first * span, (first + count) * span
+            _, output = _shard_paths(shard_dir, len(shards))
+            shards.append(Shard(len(shards), _region(chrom, start + 1, min(end, length)), count, output,
+                                chrom=chrom, start=start, end=end))
+    return shards
+
+
 def _read_manifest(path):
     with open(path) as handle:
         return json.load(handle)
+
+
+def _shard_variants(shard):
+    """The variants a worker scores: from the manifest, or read from the indexed VCF."""
+    if shard.manifest is not None:
+        manifest = _read_manifest(shard.manifest)
+        return [Variant(chrom, pos, vid, ref, alt, manifest["source"], line)
+                for chrom, pos, vid, ref, alt, line in manifest["variants"]]
+    if tuple(_file_identity(shard.source)) != tuple(shard.identity):
+        raise InputFileError(shard.source, None, "VCF changed since the job was planned; rerun the command",
+                             shard.region)
+    variants = list(iter_vcf_region(shard.source, shard.chrom, shard.start + 1, shard.end, shard.lines))
+    digest = hashlib.sha256("".join(_allele_key(v) for v in variants).encode()).hexdigest()
+    if digest != shard.digest:
+        raise InputFileError(
+            shard.source, None,
+            "the records read through the index differ from the planned ones: the index does not match the "
+            "file (re-index it with tabix -p vcf)",
+            shard.region,
+        )
+    return variants
+
+
+def _shard_intervals(shard):
+    """The regions a worker predicts: from the manifest, or the shard's tiles."""
+    if shard.manifest is not None:
+        return [_interval(record) for record in _read_manifest(shard.manifest)["intervals"]]
+    span = (shard.end - shard.start) // shard.count
+    return contig_tiles(shard.chrom, span, shard.start // span, shard.count)
 
 
 class ShardWorker:
@@ -277,7 +471,7 @@ class ShardWorker:
     """
 
     def __init__(self, task, model, fasta, precision="float32", jit_compile=False, options=None):
-        from kipoi_genome.inference.regions import load_model
+        from kipoi_genome.models import load_model
 
         self.task = task
         self.options = dict(options or {})
@@ -291,18 +485,13 @@ class ShardWorker:
 
     def run(self, shard):
         """Computes `shard` and returns its arrays (dict name -> np.ndarray)."""
-        manifest = _read_manifest(shard.manifest)
         if self.task == "score-variants":
-            return self._score(manifest)
-        return self._predict(manifest)
+            return self._score(_shard_variants(shard))
+        return self._predict(_shard_intervals(shard))
 
-    def _score(self, manifest):
+    def _score(self, variants):
         from kipoi_genome.interpret.variant_scoring import ScoringSummary, score_variants
 
-        source = manifest["source"]
-        variants = [
-            Variant(chrom, pos, vid, ref, alt, source, line) for chrom, pos, vid, ref, alt, line in manifest["variants"]
-        ]
         summary = ScoringSummary()
         # The plan already raised on REF mismatches in "error" mode; here they are counted.
         results = list(
@@ -311,15 +500,16 @@ class ShardWorker:
                 **self.options,
             )
         )
-        # Mismatched variants are left out of `results`; the rest keep manifest order.
-        rows, j = [], 0
-        for window, _ in results:
-            while variants[j] != window.variant:
-                j += 1
-            rows.append(j)
-            j += 1
+        # Mismatched variants are left out of `results`; the rest keep file order.
+        scored = [window.variant for window, _ in results]
         arrays = {
-            "row": np.array(rows, "int64"),
+            "chrom": np.array([v.chrom for v in scored], dtype=str),
+            "pos": np.array([v.pos for v in scored], "int64"),
+            "id": np.array([v.id or "." for v in scored], dtype=str),
+            "ref": np.array([v.ref for v in scored], dtype=str),
+            "alt": np.array([v.alt for v in scored], dtype=str),
+            "line": np.array([-1 if v.line is None else v.line for v in scored], "int64"),
+            "source": np.array(variants[0].source if variants else "", dtype=str),
             "start": np.array([w.start for w, _ in results], "int64"),
             "ref_mismatches": np.array(summary.ref_mismatches, "int64"),
             "messages": np.array(summary.messages, dtype=str),
@@ -330,10 +520,9 @@ class ShardWorker:
             arrays[f"score_{i}"] = np.stack([scores[name] for _, scores in results]).astype(np.float32)
         return arrays
 
-    def _predict(self, manifest):
+    def _predict(self, intervals):
         from kipoi_genome.inference.regions import predict_regions
 
-        intervals = [_interval(record) for record in manifest["intervals"]]
         results = list(predict_regions(self.model, self.fasta, intervals, progress=False, **self.options))
         names = list(results[0][1]) if results else []
         arrays = {"output_names": np.array(names, dtype=str)}
@@ -527,10 +716,12 @@ def _variant_description(model, fasta, vcfs, options, shard_size, precision, jit
         "model": _model_identity(model),
         "fasta": _file_identity(fasta),
         "inputs": [_file_identity(v) for v in vcfs],
+        "indexes": [_file_identity(vcf_index(v)) if vcf_index(v) else None for v in vcfs],
         "options": {k: list(v) if isinstance(v, tuple) else v for k, v in options.items() if k != "batch_size"},
         "precision": precision,
         "xla": jit_compile,
         "shard_size": shard_size,
+        "layout": SHARD_LAYOUT,
     }
 
 
@@ -656,12 +847,73 @@ def run_region_pipeline(
             "precision": precision,
             "xla": jit_compile,
             "shard_size": shard_size,
+            "layout": SHARD_LAYOUT,
         },
     )
     shards = plan_region_shards(intervals, shard_dir, shard_size)
     worker_args = {
         "task": "predict", "model": os.fspath(model), "fasta": fasta_path,
         "precision": precision, "jit_compile": jit_compile, "options": options,
+    }
+    return run_shards(shards, worker_args, runner, beam_options, large_model, progress)
+
+
+def run_tile_pipeline(
+    model,
+    fasta,
+    contigs,
+    span,
+    shard_dir,
+    batch_size=4,
+    precision="float32",
+    jit_compile=False,
+    shard_size=100,
+    runner="direct",
+    beam_options=(),
+    large_model=False,
+    progress=True,
+):
+    """Predicts a whole-genome tiling on Beam (`kipoi_genome.inference.tiling`).
+
+    Each shard is `shard_size` consecutive tiles of one contig; its worker
+    builds the tiles from the shard's contig and start, so nothing is
+    written before the run but the run file.
+
+    Args:
+        model: preset name or `.keras` path (loaded on the workers).
+        fasta: FASTA path.
+        contigs: list of (contig, length) to tile (`tiling.tile_contigs`).
+        span: int. Output bp per tile (`tiling.tile_span` of the model).
+        shard_dir: folder of the shard results.
+        batch_size: tiles per forward pass.
+        precision, jit_compile, shard_size, runner, beam_options,
+            large_model, progress: as `run_region_pipeline`.
+
+    Returns:
+        PipelineReport. Read the results with `merge_region_shards`.
+    """
+    _check_model_name(model)
+    _validate_shard_size(shard_size)
+    fasta_path = fasta.path if isinstance(fasta, FastaExtractor) else os.fspath(fasta)
+    _check_run_file(
+        shard_dir,
+        {
+            "task": "predict-tiles",
+            "model": _model_identity(model),
+            "fasta": _file_identity(fasta_path),
+            "contigs": [[chrom, int(length)] for chrom, length in contigs],
+            "span": int(span),
+            "precision": precision,
+            "xla": jit_compile,
+            "shard_size": shard_size,
+            "layout": SHARD_LAYOUT,
+        },
+    )
+    shards = plan_tile_shards(contigs, span, shard_dir, shard_size)
+    worker_args = {
+        "task": "predict", "model": os.fspath(model), "fasta": fasta_path,
+        "precision": precision, "jit_compile": jit_compile,
+        "options": {"batch_size": batch_size, "use_strand": False},
     }
     return run_shards(shards, worker_args, runner, beam_options, large_model, progress)
 
@@ -686,11 +938,11 @@ def merge_variant_shards(shards, summary=None):
     """
     for shard in shards:
         data = _load_shard(shard)
-        manifest = _read_manifest(shard.manifest)
         names = [str(n) for n in data["score_names"]]
-        for row, (index, start) in enumerate(zip(data["row"].tolist(), data["start"].tolist())):
-            chrom, pos, vid, ref, alt, line = manifest["variants"][index]
-            variant = Variant(chrom, pos, vid, ref, alt, manifest["source"], line)
+        source = str(data["source"])
+        keys = zip(*(data[k].tolist() for k in ("chrom", "pos", "id", "ref", "alt", "line", "start")))
+        for row, (chrom, pos, vid, ref, alt, line, start) in enumerate(keys):
+            variant = Variant(chrom, pos, None if vid == "." else vid, ref, alt, source, None if line < 0 else line)
             scores = {name: data[f"score_{i}"][row] for i, name in enumerate(names)}
             if summary is not None:
                 summary.scored += 1
@@ -705,7 +957,7 @@ def merge_region_shards(shards):
     """Yields `(Interval, dict name -> np.ndarray)` of all shards, in order."""
     for shard in shards:
         data = _load_shard(shard)
-        intervals = [_interval(record) for record in _read_manifest(shard.manifest)["intervals"]]
+        intervals = _shard_intervals(shard)
         names = [str(n) for n in data["output_names"]]
         for row, interval in enumerate(intervals):
             yield interval, {name: data[f"output_{i}"][row] for i, name in enumerate(names)}
