@@ -32,6 +32,16 @@ def add_parser(subparsers):
     parser.add_argument("--fasta", default=None, help="FASTA file (plain or bgzip + .fai/.gzi); default: shipped example")
     parser.add_argument("--bed", default=None, help="BED file of regions; default: shipped example")
     parser.add_argument(
+        "--tile-genome",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="CONTIGS",
+        help="instead of --bed: tile whole contigs (all in the FASTA, or comma-separated CONTIGS) with the "
+        "model's windows, stepping by its output span (Enformer: 896 bins x 128 bp), so the output bins "
+        "cover each contig without gaps or overlaps; one row per window (docs/scale.md)",
+    )
+    parser.add_argument(
         "--sequences",
         default=None,
         metavar="TABLE",
@@ -112,27 +122,31 @@ def run(args):
         raise ValueError(f"--batch-size must be positive. Received: {args.batch_size}")
     if args.sequences:
         return _run_sequences(args)
+    beam_options.check_beam_arguments(args)
+    if args.tile_genome and args.bed:
+        raise ValueError(f"--tile-genome predicts whole contigs instead of --bed regions. Received also: --bed {args.bed}")
     fasta = FastaExtractor(args.fasta or _example("chr20_44080000_44220000.fa"))
-    intervals = read_bed(args.bed or _example("example_regions.bed"))
+    intervals = [] if args.tile_genome else read_bed(args.bed or _example("example_regions.bed"))
     check_intervals(intervals, fasta)
     output_format = _output_format(args)
-    beam_options.check_beam_arguments(args)
-    if args.runner and (args.output_embeddings or output_format == "bigwig"):
-        raise ValueError(
-            f"--runner writes TSV, HDF5 or Parquet predictions. Received: "
-            f"{'--output-embeddings' if args.output_embeddings else '--output ' + args.output}"
-        )
+    if args.runner and args.output_embeddings:
+        raise ValueError("--runner writes TSV, HDF5, Parquet or bigWig predictions. Received: --output-embeddings")
     # With --runner the workers load the model.
-    model = None if args.runner else load_model(
+    # Tiling and bigWig tracks need the model's bin layout here too.
+    needs_model = not args.runner or args.tile_genome or output_format == "bigwig"
+    model = load_model(
         args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress
-    )
+    ) if needs_model else None
+    tiling = None
+    if args.tile_genome:
+        tiling, intervals = _genome_tiles(args, model, fasta)
     if args.output_embeddings:
         _write_embeddings(args, model, fasta, intervals)
         if args.output is None:
             return 0
     args.output = args.output or "-"
     if args.runner:  # the same outputs, from an Apache Beam pipeline (docs/scale.md)
-        stream = beam_options.region_stream(args, fasta, intervals)
+        stream = beam_options.region_stream(args, fasta, intervals, tiling)
     else:
         stream = predict_regions(
             model, fasta, intervals, args.batch_size, args.use_strand, progress=not args.no_progress
@@ -151,12 +165,23 @@ def run(args):
     return 0
 
 
+def _genome_tiles(args, model, fasta):
+    """`((contigs, span), tiles)` of --tile-genome (kipoi_genome.inference.tiling)."""
+    from kipoi_genome.inference.genes import bin_layout
+    from kipoi_genome.inference.tiling import genome_tiles, tile_contigs, tile_span
+
+    span = tile_span(bin_layout(model))
+    contigs = tile_contigs(fasta.chromosome_lengths, args.tile_genome, fasta.path)
+    return (contigs, span), genome_tiles(contigs, span)
+
+
 def _run_sequences(args):
     from kipoi_genome.data.sequence_tables import read_sequence_table
     from kipoi_genome.inference import load_model
     from kipoi_genome.inference.sequences import predict_sequence_table, write_prediction_table
 
     others = [flag for flag, value in (("--fasta", args.fasta), ("--bed", args.bed), ("--runner", args.runner),
+                                       ("--tile-genome", args.tile_genome),
                                        ("--output-embeddings", args.output_embeddings), ("--format", args.format))
               if value]
     if others:
