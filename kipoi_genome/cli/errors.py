@@ -7,10 +7,8 @@ Bad input ends a command with exit code 2 and exactly one line on stderr,
   environment (the data layer's `InputFileError` is a ValueError; OSError
   covers a missing file, a directory given as output, a read-only folder, a
   full disk); `error_line` turns one into its single line.
-- `import_tensorflow_quietly` imports TensorFlow with file descriptor 2
-  captured: its C++ libraries log through absl before `absl::InitializeLog`
-  (e.g. ``cudart_stub.cc: Could not find cuda drivers``, once per shared
-  library that bundles absl), which ignores ``TF_CPP_MIN_LOG_LEVEL``.
+- TensorFlow's import noise is captured by `import kipoi_genome` itself
+  (`kipoi_genome.utils.quiet_import`), before this module is imported.
 - `close_progress_bars` closes (and erases) open tqdm bars, so a bar that
   belongs to an abandoned generator is not redrawn after the error line.
 - `signals_as_exceptions` turns SIGTERM and SIGHUP into `Terminated` (raised
@@ -24,12 +22,10 @@ Nothing imports this module but `kipoi_genome.cli.main`.
 
 import argparse
 import contextlib
-import logging
 import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 
 # Bad input or environment: one line, exit code 2. Anything else is a bug and
@@ -146,48 +142,6 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
-
-
-def _quiet_requested():
-    # main() defaults TF_CPP_MIN_LOG_LEVEL to 3; a user who lowers it to see
-    # TensorFlow's logs gets them uncaptured.
-    return os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3").strip() == "3"
-
-
-def import_tensorflow_quietly():
-    """Imports TensorFlow and Keras with stderr (fd 2) captured.
-
-    What they print while loading (absl's pre-initialisation log lines,
-    Python warnings) is dropped; if the import fails (not on Ctrl-C or
-    SIGTERM) it is replayed before the exception propagates. TensorFlow's
-    Python loggers are set to ERROR. Does nothing beyond the import when
-    ``TF_CPP_MIN_LOG_LEVEL`` is set to something other than 3, or when
-    TensorFlow is already imported.
-    """
-    if "tensorflow" in sys.modules or not _quiet_requested():
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            import keras  # noqa: F401
-            import tensorflow  # noqa: F401
-        except Exception:  # a broken installation: show what TensorFlow said
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            log.seek(0)
-            os.write(2, log.read())
-            raise
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-    for name in ("tensorflow", "absl"):
-        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 # Seconds after which a signal's exception is raised again if it has not ended

@@ -9,6 +9,7 @@ import importlib
 import os
 import sys
 
+from kipoi_genome import __version__
 from kipoi_genome.cli import errors
 
 # Subcommand modules under kipoi_genome.cli, in --help order.
@@ -23,6 +24,7 @@ SUBCOMMANDS = (
     "export_hub",
     "export_kipoi",
     "pretrain",
+    "promoters",
     "train",
     "finetune",
     "info",
@@ -34,6 +36,7 @@ def build_parser():
         prog="kipoi-genome",
         description="Enformer and LOGO in Keras 3: predict, convert, train, export.",
     )
+    parser.add_argument("--version", action="version", version=f"kipoi-genome {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         importlib.import_module(f"kipoi_genome.cli.{name}").add_parser(subparsers)
@@ -45,12 +48,13 @@ class CommandError(Exception):
 
 
 def main(argv=None):
+    # `import kipoi_genome` already imported TensorFlow quietly
+    # (utils/quiet_import.py); the default also reaches subprocesses.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     # The error contract (one line on stderr, exit 2; docs/errors.md) lives in cli/errors.py.
     with errors.signals_as_exceptions():
         try:
-            errors.import_tensorflow_quietly()
             return args.func(args) or 0
         except BrokenPipeError:  # output piped into e.g. `head`
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
