@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from harness import git_commit, head_vcf, machine_description, update_markdown  # noqa: E402
 
-from kipoi_genome.inference import load_model  # noqa: E402
+from kipoi_genome.models import load_model  # noqa: E402
 from kipoi_genome.interpret import ScoringSummary, score_variants  # noqa: E402
 from kipoi_genome.interpret.logo_scorers import as_variant_scorer  # noqa: E402
 

@@ -62,7 +62,7 @@ def _one_hot(batch, length, seed=0):
 
 
 def _ours_enformer(size, precision, **overrides):
-    from kipoi_genome.inference import dtype_policy
+    from kipoi_genome.models import dtype_policy
     from kipoi_genome.models import Enformer
 
     with dtype_policy(precision):
@@ -155,7 +155,7 @@ def ours_logo_mlm(precision="float32", batch=64, length=200, steps=5, jit=False)
     import keras
     import tensorflow as tf
 
-    from kipoi_genome.inference import dtype_policy
+    from kipoi_genome.models import dtype_policy
     from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM, mask_tokens
     from kipoi_genome.models.logo.logo_masked_lm import masked_lm_loss
 

@@ -7,7 +7,6 @@ from tests.conftest import TEST_DATA
 from kipoi_genome.data import (
     FastaExtractor,
     InputFileError,
-    IntervalKmerDataset,
     IntervalOneHotDataset,
     VariantRefAltDataset,
     one_hot_encode,
@@ -92,20 +91,6 @@ def test_variant_dataloader_ref_mismatch_names_line():
     dataset[0]
     with pytest.raises(InputFileError, match=r"bad_ref_mismatch\.vcf:6: REF disagrees"):
         dataset[1]
-
-
-def test_interval_kmer_tokens():
-    tokenizers = pytest.importorskip("kipoi_genome.tokenizers")
-    dataset = IntervalKmerDataset(TINY_BED, TINY_FA, k=3, auto_resize_len=20)
-    sample = dataset[0]
-    assert sample["inputs"].dtype == np.int32
-    assert sample["inputs"].shape == (3, (20 - 2) // 3)
-    fasta = FastaExtractor(TINY_FA)
-    window = dataset.intervals[0]
-    expected = tokenizers.KmerTokenizer(k=3).tokenize(fasta.extract(window.chrom, window.start, window.end))
-    np.testing.assert_array_equal(sample["inputs"], expected)
-    batches = list(dataset.batch_iter(batch_size=5))
-    assert batches[0]["inputs"].shape == (5, 3, 6)
 
 
 def test_collate_nested():

@@ -13,7 +13,7 @@ import kipoi_genome  # noqa: F401  (registers the serializable classes)
 from kipoi_genome.cli.main import main
 from kipoi_genome.convert.enformer_weights import official_enformer_file
 from kipoi_genome.download import DownloadError
-from kipoi_genome.inference import load_model
+from kipoi_genome.models import load_model
 from kipoi_genome.models import Enformer
 from tests.http_helpers import serve
 

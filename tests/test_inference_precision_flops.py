@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from kipoi_genome.cli.main import main
-from kipoi_genome.inference import load_model, with_precision
+from kipoi_genome.models import load_model, with_precision
 from kipoi_genome.inference.flops import forward_flops
-from kipoi_genome.inference.precision import model_precision
+from kipoi_genome.models.precision import model_precision
 from kipoi_genome.models import Enformer
 
 
@@ -115,7 +115,7 @@ def test_full_enformer_forward_flops():
 
 def test_policy_scopes_set_and_restore_the_global_policy():
     from kipoi_genome.utils.dtype_scope import policy_scope
-    from kipoi_genome.inference.precision import dtype_policy
+    from kipoi_genome.models.precision import dtype_policy
     from kipoi_genome.training.trainer import mixed_precision_scope
 
     assert keras.config.dtype_policy().name == "float32"

@@ -113,3 +113,23 @@ def test_committed_enformer_spec_matches_the_model_and_renderer():
     for name, arg in rendered["args"].items():
         assert dataloader["args"][name].get("default") == arg.get("default"), name
     assert dataloader["output_schema"]["inputs"]["shape"] == rendered["output_schema"]["inputs"]["shape"]
+
+
+def test_interval_kmer_dataloader_tokens():
+    """The k-mer Kipoi dataloader gives the tokenizer's ids of each resized window, batched by kipoi."""
+    from kipoi_genome.data import FastaExtractor
+    from kipoi_genome.export.kipoi.dataloaders import IntervalKmer
+    from kipoi_genome.tokenizers import KmerTokenizer
+    from tests.conftest import TEST_DATA
+
+    dataset = IntervalKmer(TEST_DATA / "tiny.bed", TEST_DATA / "tiny.fa", k=3, auto_resize_len=20)
+    sample = dataset[0]
+    assert sample["inputs"].dtype == np.int32
+    assert sample["inputs"].shape == (3, (20 - 2) // 3)
+    window = dataset.intervals[0]
+    assert window.width == 20
+    sequence = FastaExtractor(TEST_DATA / "tiny.fa").extract(window.chrom, window.start, window.end)
+    np.testing.assert_array_equal(sample["inputs"], KmerTokenizer(k=3).tokenize(sequence))
+    batches = list(dataset.batch_iter(batch_size=5))
+    assert batches[0]["inputs"].shape == (5, 3, 6)
+

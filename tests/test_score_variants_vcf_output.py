@@ -8,7 +8,7 @@ import pytest
 
 from kipoi_genome.cli.main import main
 from kipoi_genome.data import Variant
-from kipoi_genome.inference import load_model
+from kipoi_genome.models import load_model
 from kipoi_genome.interpret import score_variants
 from kipoi_genome.interpret.logo_scorers import as_variant_scorer
 

@@ -79,7 +79,7 @@ def run(args):
         raise ValueError(f"--output directory is not empty (use --overwrite). Received: {output}")
 
     from kipoi_genome.export import export_saved_model, input_spec, render_model_card, write_tarball
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
 
     model = load_model(str(options["model"]))
     input_length = options.get("input_length")

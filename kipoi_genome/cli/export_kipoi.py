@@ -44,7 +44,7 @@ def run(args):
             raise ValueError(f"--weights-url must be an http(s) URL. Received: {args.weights_url!r}")
 
     from kipoi_genome.export.kipoi.spec import md5sum, write_model_dir
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
     from kipoi_genome.models.presets import get_preset
 
     if not is_file and not get_preset(args.model).trained:

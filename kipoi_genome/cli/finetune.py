@@ -83,7 +83,7 @@ def run(args):
     if not os.path.exists(args.data):
         raise FileNotFoundError(f"{args.data}: data file not found")
 
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
     from kipoi_genome.models import Enformer
 
     base = load_model(args.model, progress=not args.no_progress)

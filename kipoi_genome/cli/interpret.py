@@ -68,7 +68,7 @@ def write_bedgraph(path, chrom, start, values, track_name):
 
 def run(args):
     from kipoi_genome.data import parse_region
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
     from kipoi_genome.interpret import attention_maps, gradient_times_input, in_silico_mutagenesis
     from kipoi_genome.interpret.windows import model_window
 

@@ -53,7 +53,7 @@ def add_parser(subparsers):
 def run(args):
     from kipoi_genome.data import parse_region
     from kipoi_genome.data.gene_models import read_gene_models
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
     from kipoi_genome.inference.track_selection import select_tracks
     from kipoi_genome.interpret import gradient_times_input, select_output
     from kipoi_genome.interpret.plots import plot_region, track_title

@@ -116,7 +116,8 @@ def _track_names(outputs, args):
 
 def run(args):
     from kipoi_genome.data import FastaExtractor, check_intervals, read_bed
-    from kipoi_genome.inference import load_model, predict_regions
+    from kipoi_genome.inference import predict_regions
+    from kipoi_genome.models import load_model
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be positive. Received: {args.batch_size}")
@@ -177,7 +178,7 @@ def _genome_tiles(args, model, fasta):
 
 def _run_sequences(args):
     from kipoi_genome.data.sequence_tables import read_sequence_table
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
     from kipoi_genome.inference.sequences import predict_sequence_table, write_prediction_table
 
     others = [flag for flag, value in (("--fasta", args.fasta), ("--bed", args.bed), ("--runner", args.runner),

@@ -57,7 +57,7 @@ def add_parser(subparsers):
 def run(args):
     from kipoi_genome.data import FastaExtractor
     from kipoi_genome.data.genes import read_genes
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
     from kipoi_genome.inference.genes import bin_layout, check_genes, choose_head, predict_genes
     from kipoi_genome.inference.track_selection import select_tracks
     from kipoi_genome.tables import open_table, table_format

@@ -75,7 +75,7 @@ def add_parser(subparsers):
 
 def run(args):
     from kipoi_genome.data import FastaExtractor
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
     from kipoi_genome.interpret import ScoringSummary, score_variants
     from kipoi_genome.interpret.logo_scorers import as_variant_scorer
     from kipoi_genome.interpret.score_writers import write_scores_tsv, write_scores_vcf

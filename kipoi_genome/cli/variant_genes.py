@@ -24,7 +24,7 @@ def run_with_genes(args):
     """The score-variants run with --genes; returns the exit code."""
     from kipoi_genome.data import FastaExtractor
     from kipoi_genome.data.genes import read_genes
-    from kipoi_genome.inference import load_model
+    from kipoi_genome.models import load_model
     from kipoi_genome.inference.genes import check_genes, choose_head
     from kipoi_genome.inference.track_selection import select_tracks
     from kipoi_genome.interpret import ScoringSummary, score_variants

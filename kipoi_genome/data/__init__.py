@@ -22,7 +22,6 @@ from kipoi_genome.data.transforms import (
 from kipoi_genome.data.variants import VariantWindow, variant_window, variant_windows
 from kipoi_genome.data.vcf import Variant, iter_vcf, read_vcf
 from kipoi_genome.data.kipoi_datasets import (
-    IntervalKmerDataset,
     IntervalOneHotDataset,
     VariantRefAltDataset,
 )

@@ -211,46 +211,6 @@ class IntervalOneHotDataset(_IntervalDataset):
         return sample
 
 
-class IntervalKmerDataset(_IntervalDataset):
-    """BED intervals → LOGO k-mer tokens through `kipoi_genome.tokenizers.KmerTokenizer`.
-
-    Args:
-        intervals_file: str. BED file.
-        fasta_file: str or FastaExtractor.
-        k: int. k-mer size (3 to 6). Defaults to 5.
-        auto_resize_len: int or None. Resize intervals to this length.
-        use_strand: bool. Reverse-complement minus-strand intervals.
-        check_bounds: bool. As in `IntervalOneHotDataset`.
-
-    Sample:
-        ``inputs`` int32 (k, m) with ``m = (L - (k - 1)) // k``;
-        ``metadata.ranges``.
-    """
-
-    def __init__(self, intervals_file, fasta_file, k=5, auto_resize_len=None, use_strand=False, check_bounds=True):
-        super().__init__(intervals_file, fasta_file, auto_resize_len, use_strand, check_bounds)
-        from kipoi_genome.tokenizers import KmerTokenizer
-
-        self.k = k
-        self.tokenizer = KmerTokenizer(k=k)
-
-    def __getitem__(self, index):
-        interval = self.intervals[index]
-        tokens = self.tokenizer.tokenize(self._sequence(interval))
-        return {"inputs": np.asarray(tokens, dtype=np.int32), "metadata": self._metadata(index, interval)}
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state.pop("tokenizer", None)
-        return state
-
-    def __setstate__(self, state):
-        from kipoi_genome.tokenizers import KmerTokenizer
-
-        self.__dict__.update(state)
-        self.tokenizer = KmerTokenizer(k=self.k)
-
-
 class VariantRefAltDataset(MapDataset):
     """VCF variants → one-hot reference / alternative windows.
 

@@ -2,7 +2,7 @@
 
 Each region is predicted on the model's input window centred on it (as in
 `predict_regions`); its output bins cover the central `T * b` bp of that
-window (`kipoi_genome.inference.genes.BinLayout`), so bin ``i`` of a region
+window (`kipoi_genome.models.enformer.bin_layout.BinLayout`), so bin ``i`` of a region
 whose window starts at ``s`` is written over ``[s + offset + i * b,
 s + offset + (i + 1) * b)`` (128-bp bins for Enformer). Chromosome sizes come
 from the FASTA index, in its order.

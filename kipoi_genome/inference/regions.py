@@ -1,58 +1,10 @@
 """Streams predictions for BED regions of a FASTA through any zoo model."""
 
-import logging
-import os
-
-import keras
 import numpy as np
 from tqdm.auto import tqdm
 
 from kipoi_genome.utils.batching import batched
 from kipoi_genome.data import FastaExtractor, InputFileError, check_sequence
-from kipoi_genome.inference.keras_files import load_keras_file
-from kipoi_genome.inference.precision import dtype_policy, with_precision
-from kipoi_genome.models import presets
-
-
-def load_model(name_or_path, precision="float32", jit_compile=False, load_weights=True, progress=True):
-    """A preset name or a `.keras` file -> a Keras model.
-
-    A preset without trained weights (e.g. `enformer_tiny`), or any preset
-    with `load_weights=False`, logs one warning line (logger `kipoi_genome`,
-    stderr by default): its predictions mean nothing.
-
-    Args:
-        name_or_path: preset name (see `kipoi-genome info`) or `.keras` file.
-            `"enformer"` is the official model, downloaded and converted on
-            first use (`kipoi_genome.convert.enformer_weights`).
-        precision: `"float32"` (default) or `"bfloat16"` (bfloat16 weights
-            and math, float32 Enformer heads; see `inference.precision`).
-        jit_compile: bool. Run `predict` / `predict_on_batch` XLA-compiled.
-            On CPU this made the full float32 Enformer 4-10 % faster but
-            raised its peak memory by 1.8 GB (XLA does not keep the chunked
-            trunk's one-window-at-a-time order) and was slower in bfloat16,
-            so it is off by default (docs/benchmarks.md).
-        load_weights: bool. False builds a preset's architecture with
-            random weights (benchmarks; no download).
-        progress: bool. Progress bar while downloading a preset's weights.
-    """
-    if not isinstance(jit_compile, bool):
-        raise ValueError(f"`jit_compile` must be True or False. Received: jit_compile={jit_compile!r}")
-    if os.fspath(name_or_path).endswith(".keras"):
-        model = with_precision(load_keras_file(name_or_path), precision)
-    else:
-        preset = presets.get_preset(name_or_path)
-        model_cls = keras.saving.get_registered_object(f"kipoi_genome>{preset.class_name}")
-        with dtype_policy(precision):
-            fetched = {"progress": progress} if preset.weights_loader else {}
-            model = model_cls.from_preset(preset.name, load_weights=load_weights, **fetched)
-        if not (load_weights and preset.trained):
-            logging.getLogger("kipoi_genome").warning(
-                f"warning: model {preset.name!r} has untrained (random) weights: its predictions are meaningless"
-            )
-    if jit_compile:
-        model.compile(jit_compile=True)
-    return model
 
 
 def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, progress=True):

@@ -22,7 +22,7 @@ import dataclasses
 
 import numpy as np
 
-from kipoi_genome.inference.genes import bin_layout
+from kipoi_genome.models.enformer.bin_layout import bin_layout
 
 
 @dataclasses.dataclass(frozen=True)

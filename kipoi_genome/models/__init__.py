@@ -1,4 +1,4 @@
-"""Model zoo: Enformer and LOGO, with named presets."""
+"""Model zoo: Enformer and LOGO, with named presets, loaded by name or file in a chosen precision."""
 
 from kipoi_genome.models.enformer import (
     Enformer,
@@ -19,3 +19,5 @@ from kipoi_genome.models.logo import (
     LogoVariantPrioritizer,
 )
 from kipoi_genome.models.presets import list_presets
+from kipoi_genome.models.loading import load_keras_file, load_model
+from kipoi_genome.models.precision import dtype_policy, model_precision, with_precision

@@ -167,7 +167,7 @@ class KerasModel(kipoi.model.BaseModel):
 
         import kipoi_genome.models  # noqa: F401  (registers the classes for .keras files)
         import kipoi_genome.models.logo  # noqa: F401
-        from kipoi_genome.inference import load_model
+        from kipoi_genome.models import load_model
 
         if path is None:
             if preset is None:

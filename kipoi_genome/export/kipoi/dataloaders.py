@@ -2,7 +2,9 @@
 
 Each class adds Kipoi's `Dataset` base (and its batching: `batch_iter`,
 `load_all`, `num_workers`) to a dataset of `kipoi_genome.data.kipoi_datasets`;
-the samples are unchanged. `dataloaders/<name>/dataloader.py` re-exports
+the samples are unchanged. The k-mer dataset (`IntervalKmer`) lives here, not in
+`data`, because it tokenizes and `data` does not import `tokenizers`
+(docs/architecture.md). `dataloaders/<name>/dataloader.py` re-exports
 one class and `dataloader.yaml` describes its arguments and outputs.
 Importing this module imports kipoi and applies `compat`.
 """
@@ -11,7 +13,10 @@ from kipoi_genome.export.kipoi import compat as kipoi_compat  # noqa: F401  (pat
 
 import kipoi.data  # noqa: E402
 
+import numpy as np  # noqa: E402
+
 from kipoi_genome.data import kipoi_datasets as _datasets  # noqa: E402
+from kipoi_genome.tokenizers import KmerTokenizer  # noqa: E402
 
 
 class IntervalOneHot(_datasets.IntervalOneHotDataset, kipoi.data.Dataset):
@@ -21,11 +26,43 @@ class IntervalOneHot(_datasets.IntervalOneHotDataset, kipoi.data.Dataset):
     load_all = kipoi.data.Dataset.load_all
 
 
-class IntervalKmer(_datasets.IntervalKmerDataset, kipoi.data.Dataset):
-    """BED intervals -> LOGO k-mer token ids (see `IntervalKmerDataset`)."""
+class IntervalKmer(_datasets._IntervalDataset, kipoi.data.Dataset):
+    """BED intervals -> LOGO k-mer token ids through `kipoi_genome.tokenizers.KmerTokenizer`.
+
+    Args:
+        intervals_file: str. BED file.
+        fasta_file: str or FastaExtractor. Reference genome.
+        k: int. k-mer size (3 to 6). Defaults to 5.
+        auto_resize_len: int or None. Resize intervals around their centre.
+        use_strand: bool. Reverse-complement minus-strand intervals.
+        check_bounds: bool. Reject intervals off the FASTA contigs.
+
+    Sample:
+        ``inputs`` int32 (k, m) with ``m = (L - (k - 1)) // k``;
+        ``metadata.ranges``.
+    """
 
     batch_iter = kipoi.data.Dataset.batch_iter
     load_all = kipoi.data.Dataset.load_all
+
+    def __init__(self, intervals_file, fasta_file, k=5, auto_resize_len=None, use_strand=False, check_bounds=True):
+        super().__init__(intervals_file, fasta_file, auto_resize_len, use_strand, check_bounds)
+        self.k = k
+        self.tokenizer = KmerTokenizer(k=k)
+
+    def __getitem__(self, index):
+        interval = self.intervals[index]
+        tokens = self.tokenizer.tokenize(self._sequence(interval))
+        return {"inputs": np.asarray(tokens, dtype=np.int32), "metadata": self._metadata(index, interval)}
+
+    def __getstate__(self):  # worker processes rebuild the tokenizer (a Keras layer)
+        state = dict(self.__dict__)
+        state.pop("tokenizer", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.tokenizer = KmerTokenizer(k=self.k)
 
 
 class VariantRefAlt(_datasets.VariantRefAltDataset, kipoi.data.Dataset):
