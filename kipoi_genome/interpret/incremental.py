@@ -90,10 +90,10 @@ class IncrementalEnformer:
         # XLA when the model was compiled for it (`load_model(..., jit_compile=True)`, `--xla`).
         jit = bool(model.compiled and model.jit_compile is True)
         self._trunk = tf.function(
-            model.trunk, input_signature=[tf.TensorSpec([None, self.length, 4], dtype)], jit_compile=jit
+            model.conv_features, input_signature=[tf.TensorSpec([None, self.length, 4], dtype)], jit_compile=jit
         )
         self._window_trunk = tf.function(
-            self._run_trunk_layers, input_signature=[tf.TensorSpec([None, None, 4], dtype)], jit_compile=jit
+            self._run_conv_layers, input_signature=[tf.TensorSpec([None, None, 4], dtype)], jit_compile=jit
         )
         self._heads = tf.function(
             self._run_body_and_heads,
@@ -101,13 +101,13 @@ class IncrementalEnformer:
             jit_compile=jit,
         )
 
-    def _run_trunk_layers(self, x):
-        for layer in self.model.trunk_layers:
+    def _run_conv_layers(self, x):
+        for layer in self.model.conv_layers:
             x = layer(x, training=False)
         return x
 
     def _run_body_and_heads(self, x):
-        for layer in self.model.body_layers:
+        for layer in self.model.embedding_layers:
             x = layer(x, training=False)
         return {
             organism: self.model.get_layer(f"head_{organism}")(x) for organism in self.model.heads

@@ -49,13 +49,13 @@ def enformer_input_gradient(model, one_hot, head=None, tracks=None, bins=None):
         trunk_halo(model.tower_filters),
         bin_size,
     ) or [(0, length, 0, length)]
-    trunk_layers = model.trunk_layers
-    layers = model.body_layers
+    conv_layers = model.conv_layers
+    layers = model.embedding_layers
     tail_start = next(i for i, layer in enumerate(layers) if isinstance(layer, TargetLengthCrop1D))
     blocks, tail = layers[:tail_start], layers[tail_start:]
 
     def trunk_window(start, stop, keep_start, keep_stop, window):
-        for layer in trunk_layers:
+        for layer in conv_layers:
             window = layer(window, training=False)
         return window[:, (keep_start - start) // bin_size : (keep_stop - start) // bin_size]
 

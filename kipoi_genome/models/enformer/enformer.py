@@ -45,6 +45,119 @@ def _positive_int(name, value, allow_none=False):
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
+def _pool(pooling_type, name):
+    """Halves the length: softmax-weighted (`"attention"`) or max pooling."""
+    if pooling_type == "attention":
+        return AttentionPool1D(pool_size=2, name=name)
+    return keras.layers.MaxPooling1D(pool_size=2, padding="same", name=name)
+
+
+def _pointwise_residual(filters, name):
+    """`x + conv_block(x)` with a width-1 conv block, `[B, L, C]` -> `[B, L, C]`."""
+    return Residual(ConvBlock(filters, 1, name="conv_block"), name=name)
+
+
+def _stem(filters, pooling_type):
+    """Stem: Conv1D(width 15) -> pointwise residual -> pool, `[B, L, 4]` -> `[B, L / 2, filters]`."""
+    return [
+        keras.layers.Conv1D(
+            filters,
+            15,
+            padding="same",
+            kernel_initializer=sonnet_initializer(15 * 4),
+            name="stem_conv",
+        ),
+        _pointwise_residual(filters, "stem_pointwise"),
+        _pool(pooling_type, "stem_pool"),
+    ]
+
+
+def _conv_tower_block(filters, pooling_type, name):
+    """Conv tower block: conv block(width 5) -> pointwise residual -> pool,
+    `[B, L, C_in]` -> `[B, L / 2, filters]`."""
+    return [
+        ConvBlock(filters, 5, name=f"{name}_conv"),
+        _pointwise_residual(filters, f"{name}_pointwise"),
+        _pool(pooling_type, f"{name}_pool"),
+    ]
+
+
+def _transformer_block(
+    channels,
+    num_heads,
+    key_size,
+    dropout_rate,
+    attention_dropout_rate,
+    positional_dropout_rate,
+    positional_basis_length,
+    name,
+):
+    """Transformer block: an attention residual, then an MLP residual, `[B, T, C]` -> `[B, T, C]`.
+
+    mha: `x + Dropout(RelativeMHA(LayerNorm(x)))`; mlp: `x + Dropout(Dense(C)(
+    ReLU(Dropout(Dense(2C)(LayerNorm(x))))))`.
+    """
+    mha = keras.Sequential(
+        [
+            keras.layers.LayerNormalization(epsilon=1e-5, name="layer_norm"),
+            RelativeMultiHeadAttention(
+                num_heads=num_heads,
+                key_size=key_size,
+                value_size=channels // num_heads,
+                num_relative_position_features=channels // num_heads,
+                positional_basis_length=positional_basis_length,
+                attention_dropout=attention_dropout_rate,
+                positional_dropout=positional_dropout_rate,
+                name="attention",
+            ),
+            keras.layers.Dropout(dropout_rate, name="dropout"),
+        ],
+        name="mha",
+    )
+    mlp = keras.Sequential(
+        [
+            keras.layers.LayerNormalization(epsilon=1e-5, name="layer_norm"),
+            keras.layers.Dense(
+                2 * channels, kernel_initializer=sonnet_initializer(channels), name="dense_in"
+            ),
+            keras.layers.Dropout(dropout_rate, name="dropout_in"),
+            keras.layers.ReLU(name="relu"),
+            keras.layers.Dense(
+                channels, kernel_initializer=sonnet_initializer(2 * channels), name="dense_out"
+            ),
+            keras.layers.Dropout(dropout_rate, name="dropout_out"),
+        ],
+        name="mlp",
+    )
+    return [Residual(mha, name=f"{name}_mha"), Residual(mlp, name=f"{name}_mlp")]
+
+
+def _final_pointwise(filters, dropout_rate):
+    """Final pointwise: conv block(width 1) -> Dropout -> GELU, `[B, T, C]` -> `[B, T, filters]`."""
+    return [
+        ConvBlock(filters, 1, name="final_pointwise"),
+        keras.layers.Dropout(dropout_rate, name="final_dropout"),
+        keras.layers.Activation(gelu_sigmoid, name="final_gelu"),
+    ]
+
+
+def _output_heads(heads, fan_in):
+    """One softplus Dense per organism, `[B, T, fan_in]` -> `[B, T, tracks]`."""
+    # Under 16-bit policies the heads (and so the outputs) stay float32.
+    compute_dtype = keras.config.dtype_policy().compute_dtype
+    dtype = "float32" if compute_dtype in ("bfloat16", "float16") else None
+    return {
+        organism: keras.layers.Dense(
+            size,
+            activation="softplus",
+            kernel_initializer=sonnet_initializer(fan_in),
+            dtype=dtype,
+            name=f"head_{organism}",
+        )
+        for organism, size in heads.items()
+    }
+
+
 @register
 class Enformer(PresetMixin, keras.Model):
     """Enformer: DNA sequence -> 128-bp binned genomic tracks.
@@ -73,9 +186,9 @@ class Enformer(PresetMixin, keras.Model):
             the relative basis; None uses the actual token count. Set it to
             1536 to run the published weights at another input length.
         inference_chunk_length: int or None. At inference (`training=False`)
-            the convolutional trunk (stem and tower) runs over windows of this
-            many bp, one after another, each widened by a halo that covers the
-            trunk's receptive field, so outputs equal the whole-sequence pass
+            the stem and conv tower run over windows of this many bp, one
+            after another, each widened by a halo that covers their receptive
+            field, so outputs equal the whole-sequence pass
             while its `[B, L, C/2]` activations are held for one window only.
             A multiple of `2 ** (num_conv_tower_blocks + 1)`; None (or a value
             >= `sequence_length`) runs the whole sequence at once. Training
@@ -140,8 +253,8 @@ class Enformer(PresetMixin, keras.Model):
         _positive_int("inference_chunk_length", inference_chunk_length, allow_none=True)
         if inference_chunk_length is not None and inference_chunk_length % downsampling:
             raise ValueError(
-                f"`inference_chunk_length` must be a multiple of {downsampling} (the trunk's "
-                f"downsampling). Received: inference_chunk_length={inference_chunk_length}"
+                f"`inference_chunk_length` must be a multiple of {downsampling} (the conv "
+                f"tower's downsampling). Received: inference_chunk_length={inference_chunk_length}"
             )
         if conv_tower_filters is None:
             filters = exponential_linspace_int(
@@ -157,103 +270,40 @@ class Enformer(PresetMixin, keras.Model):
                 "`conv_tower_filters`."
             )
 
-        def pool(name):
-            if pooling_type == "attention":
-                return AttentionPool1D(pool_size=2, name=name)
-            return keras.layers.MaxPooling1D(pool_size=2, padding="same", name=name)
-
         # === Layers ===
-        trunk = [
-            keras.layers.Conv1D(
-                channels // 2,
-                15,
-                padding="same",
-                kernel_initializer=sonnet_initializer(15 * 4),
-                name="stem_conv",
-            ),
-            Residual(ConvBlock(channels // 2, 1, name="conv_block"), name="stem_pointwise"),
-            pool("stem_pool"),
+        # The paper's trunk: stem -> conv_tower -> transformer -> target crop
+        # -> final_pointwise; the heads read its output.
+        stem = _stem(channels // 2, pooling_type)
+        conv_tower = [
+            layer
+            for i, width in enumerate(filters)
+            for layer in _conv_tower_block(width, pooling_type, name=f"conv_tower_{i}")
         ]
-        for i, width in enumerate(filters):
-            trunk += [
-                ConvBlock(width, 5, name=f"conv_tower_{i}_conv"),
-                Residual(ConvBlock(width, 1, name="conv_block"), name=f"conv_tower_{i}_pointwise"),
-                pool(f"conv_tower_{i}_pool"),
-            ]
-
-        body = []
-        for i in range(num_transformer_layers):
-            body.append(
-                Residual(
-                    keras.Sequential(
-                        [
-                            keras.layers.LayerNormalization(epsilon=1e-5, name="layer_norm"),
-                            RelativeMultiHeadAttention(
-                                num_heads=num_heads,
-                                key_size=key_size,
-                                value_size=channels // num_heads,
-                                num_relative_position_features=channels // num_heads,
-                                positional_basis_length=positional_basis_length,
-                                attention_dropout=attention_dropout_rate,
-                                positional_dropout=positional_dropout_rate,
-                                name="attention",
-                            ),
-                            keras.layers.Dropout(dropout_rate, name="dropout"),
-                        ],
-                        name="mha",
-                    ),
-                    name=f"transformer_{i}_mha",
-                )
+        transformer = [
+            layer
+            for i in range(num_transformer_layers)
+            for layer in _transformer_block(
+                channels,
+                num_heads,
+                key_size,
+                dropout_rate,
+                attention_dropout_rate,
+                positional_dropout_rate,
+                positional_basis_length,
+                name=f"transformer_{i}",
             )
-            body.append(
-                Residual(
-                    keras.Sequential(
-                        [
-                            keras.layers.LayerNormalization(epsilon=1e-5, name="layer_norm"),
-                            keras.layers.Dense(
-                                2 * channels,
-                                kernel_initializer=sonnet_initializer(channels),
-                                name="dense_in",
-                            ),
-                            keras.layers.Dropout(dropout_rate, name="dropout_in"),
-                            keras.layers.ReLU(name="relu"),
-                            keras.layers.Dense(
-                                channels,
-                                kernel_initializer=sonnet_initializer(2 * channels),
-                                name="dense_out",
-                            ),
-                            keras.layers.Dropout(dropout_rate, name="dropout_out"),
-                        ],
-                        name="mlp",
-                    ),
-                    name=f"transformer_{i}_mlp",
-                )
-            )
-        body += [
-            TargetLengthCrop1D(target_length, name="crop"),
-            ConvBlock(2 * channels, 1, name="final_pointwise"),
-            keras.layers.Dropout(dropout_rate / 8, name="final_dropout"),
-            keras.layers.Activation(gelu_sigmoid, name="final_gelu"),
         ]
-
-        # Under 16-bit policies the heads (and so the outputs) stay float32.
-        head_dtype = "float32" if keras.config.dtype_policy().compute_dtype in ("bfloat16", "float16") else None
-        head_layers = {
-            organism: keras.layers.Dense(
-                size,
-                activation="softplus",
-                kernel_initializer=sonnet_initializer(2 * channels),
-                dtype=head_dtype,
-                name=f"head_{organism}",
-            )
-            for organism, size in heads.items()
-        }
+        crop = TargetLengthCrop1D(target_length, name="crop")
+        final_pointwise = _final_pointwise(2 * channels, dropout_rate / 8)
+        heads_by_organism = _output_heads(heads, 2 * channels)
+        conv_layers = stem + conv_tower
+        embedding_layers = transformer + [crop] + final_pointwise
 
         inputs = keras.Input((sequence_length, 4), name="sequence")
         x = inputs
-        for layer in trunk + body:
+        for layer in conv_layers + embedding_layers:
             x = layer(x)
-        outputs = {organism: head(x) for organism, head in head_layers.items()}
+        outputs = {organism: head(x) for organism, head in heads_by_organism.items()}
 
         # === Functional Model ===
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -277,8 +327,8 @@ class Enformer(PresetMixin, keras.Model):
         self.inference_chunk_length = inference_chunk_length
         # Names, not layer objects: attributes holding layers would be tracked
         # and change the saved weight layout.
-        self._trunk_names = [layer.name for layer in trunk]
-        self._body_names = [layer.name for layer in body]
+        self._conv_names = [layer.name for layer in conv_layers]
+        self._embedding_names = [layer.name for layer in embedding_layers]
         self._chunks = trunk_chunks(
             sequence_length, inference_chunk_length, trunk_halo(filters), downsampling
         )
@@ -287,25 +337,25 @@ class Enformer(PresetMixin, keras.Model):
         if training or self._chunks is None:
             return super().call(inputs, training=training, mask=mask)
         (x,) = self._standardize_inputs(inputs)
-        x = self._chunked_trunk(x)
-        for name in self._body_names:
-            x = self.get_layer(name)(x, training=False)
+        x = self._chunked_conv_features(x)
+        for layer in self.embedding_layers:
+            x = layer(x, training=False)
         return {organism: self.get_layer(f"head_{organism}")(x) for organism in self.heads}
 
-    def _chunked_trunk(self, inputs):
-        """The stem and tower over `self._chunks`, one window at a time.
+    def _chunked_conv_features(self, inputs):
+        """The stem and conv tower over `self._chunks`, one window at a time.
 
         Each window's input slice waits for the previous window's output, so
         graph mode cannot run windows side by side and hold all of their
         activations at once.
         """
-        trunk = [self.get_layer(name) for name in self._trunk_names]
+        conv_layers = self.conv_layers
         downsampling = 2 ** (self.num_conv_tower_blocks + 1)
         pieces = []
         for start, stop, keep_start, keep_stop in self._chunks:
             with tf.control_dependencies(pieces[-1:]):
                 x = inputs[:, start:stop]
-            for layer in trunk:
+            for layer in conv_layers:
                 x = layer(x, training=False)
             pieces.append(
                 x[:, (keep_start - start) // downsampling : (keep_stop - start) // downsampling]
@@ -316,21 +366,22 @@ class Enformer(PresetMixin, keras.Model):
     # it (kipoi_genome.interpret.incremental, .gradients).
     @property
     def bin_size(self):
-        """bp per trunk output position (and per output bin): `2 ** (blocks + 1)`."""
+        """bp per conv tower output position (and per output bin): `2 ** (blocks + 1)`."""
         return 2 ** (self.num_conv_tower_blocks + 1)
 
     @property
-    def trunk_layers(self):
+    def conv_layers(self):
         """Stem and conv tower layers in order: `[B, L, 4]` -> `[B, L / bin_size, C]`."""
-        return [self.get_layer(name) for name in self._trunk_names]
+        return [self.get_layer(name) for name in self._conv_names]
 
     @property
-    def body_layers(self):
-        """Transformer blocks, crop, final pointwise block and GELU in order:
-        `[B, L / bin_size, C]` -> `[B, target_length, 2C]`; the heads follow."""
-        return [self.get_layer(name) for name in self._body_names]
+    def embedding_layers(self):
+        """Transformer blocks, target crop and final pointwise (conv block,
+        dropout, GELU) in order: `[B, L / bin_size, C]` -> `[B, target_length, 2C]`,
+        the embeddings the heads read."""
+        return [self.get_layer(name) for name in self._embedding_names]
 
-    def trunk(self, inputs):
+    def conv_features(self, inputs):
         """Stem and conv tower at inference, `[B, L, 4]` -> `[B, L / bin_size, C]`.
 
         Window by window (`inference_chunk_length`) for full-length inputs
@@ -338,9 +389,9 @@ class Enformer(PresetMixin, keras.Model):
         runs at once, with zero padding at its ends as at the sequence ends.
         """
         if self._chunks is not None and inputs.shape[1] == self.sequence_length:
-            return self._chunked_trunk(inputs)
+            return self._chunked_conv_features(inputs)
         x = inputs
-        for layer in self.trunk_layers:
+        for layer in self.conv_layers:
             x = layer(x, training=False)
         return x
 
@@ -363,13 +414,13 @@ class Enformer(PresetMixin, keras.Model):
     def embedding_model(self):
         """A model sharing weights that returns the `[B, bins, 2C]` embeddings.
 
-        It is the plain functional graph, so it runs the trunk over the whole
-        sequence at once (no `inference_chunk_length` windows).
+        It is the plain functional graph, so it runs the stem and conv tower
+        over the whole sequence at once (no `inference_chunk_length` windows).
         """
         return keras.Model(self.input, self.get_layer("final_gelu").output)
 
     def embed(self, inputs):
-        """The trunk output that the heads read, `[B, target_length, 2C]`.
+        """The trunk's output, the embeddings the heads read, `[B, target_length, 2C]`.
 
         These are the embeddings people fine-tune on (3,072 channels for the
         published model): the output of the final pointwise block and GELU,
@@ -386,12 +437,12 @@ class Enformer(PresetMixin, keras.Model):
         check_input_shape(inputs, self.sequence_length)
         (x,) = self._standardize_inputs(inputs)
         if self._chunks is not None:
-            x = self._chunked_trunk(x)
+            x = self._chunked_conv_features(x)
         else:
-            for name in self._trunk_names:
-                x = self.get_layer(name)(x, training=False)
-        for name in self._body_names:
-            x = self.get_layer(name)(x, training=False)
+            for layer in self.conv_layers:
+                x = layer(x, training=False)
+        for layer in self.embedding_layers:
+            x = layer(x, training=False)
         return x
 
     def __call__(self, inputs, *args, **kwargs):
