@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from kipoi_genome.training import augment
+from kipoi_genome.data import tf_datasets
+from kipoi_genome.interpret.augmentation import predict_averaged_tensor
 from tests.training_helpers import run_python, tiny_config
 
 ENFORMER = {
@@ -33,8 +34,8 @@ def test_reverse_complement_and_shift_match_numpy():
     x = _one_hot(rng, (2, 10))
     comp = {0: 3, 1: 2, 2: 1, 3: 0}
     expected = np.eye(4)[[[comp[i] for i in row[::-1]] for row in x.argmax(-1)]]
-    np.testing.assert_array_equal(augment.reverse_complement(x).numpy(), expected)
-    shifted = augment.shift_sequence(x, np.array([2, -1])).numpy()
+    np.testing.assert_array_equal(tf_datasets.reverse_complement_one_hot(x).numpy(), expected)
+    shifted = np.stack([tf_datasets.shift_sequence(x[0], 2).numpy(), tf_datasets.shift_sequence(x[1], -1).numpy()])
     np.testing.assert_array_equal(shifted[0, 2:], x[0, :-2])
     np.testing.assert_array_equal(shifted[0, :2], 0)  # N padding
     np.testing.assert_array_equal(shifted[1, :-1], x[1, 1:])
@@ -45,15 +46,15 @@ def test_augment_batch_reverses_targets_with_sequence():
     rng = np.random.default_rng(1)
     x = _one_hot(rng, (16, 32))
     y = np.arange(16 * 4 * 1, dtype="float32").reshape(16, 4, 1)
-    ax, ay = augment.augment_batch(x, y, seed=[1, 2], max_shift=0, reverse_complement_prob=0.5)
+    ax, ay = tf_datasets.augment_batch(x, y, seed=[1, 2], pool_width=8, max_shift=0, reverse_complement_prob=0.5)
     flipped = np.array([not np.array_equal(a, b) for a, b in zip(ay.numpy(), y)])
     assert 0 < flipped.sum() < 16
-    np.testing.assert_array_equal(ax.numpy()[flipped], augment.reverse_complement(x[flipped]).numpy())
+    np.testing.assert_array_equal(ax.numpy()[flipped], tf_datasets.reverse_complement_one_hot(x[flipped]).numpy())
     np.testing.assert_array_equal(ay.numpy()[flipped], y[flipped][:, ::-1])
-    again = augment.augment_batch(x, y, seed=[1, 2], max_shift=3)
-    np.testing.assert_array_equal(again[0], augment.augment_batch(x, y, seed=[1, 2], max_shift=3)[0])
+    again = tf_datasets.augment_batch(x, y, seed=[1, 2], pool_width=8, max_shift=3)
+    np.testing.assert_array_equal(again[0], tf_datasets.augment_batch(x, y, seed=[1, 2], pool_width=8, max_shift=3)[0])
     with pytest.raises(ValueError, match="max_shift=-1"):
-        augment.augment_batch(x, y, seed=[1, 2], max_shift=-1)
+        tf_datasets.augment_batch(x, y, seed=[1, 2], pool_width=8, max_shift=-1)
 
 
 def test_tta_predict_averages_forward_and_reverse_complement():
@@ -64,9 +65,9 @@ def test_tta_predict_averages_forward_and_reverse_complement():
         weights = np.arange(32, dtype="float32").reshape(1, 8, 4)
         return {"human": np.sum(np.asarray(inputs) * weights, axis=-1, keepdims=True)}
 
-    got = augment.tta_predict(model, x, shifts=(0,), reverse_complement_too=True)["human"].numpy()
+    got = predict_averaged_tensor(model, x, shifts=(0,), reverse_complement=True)["human"].numpy()
     forward = model(x)["human"]
-    backward = model(augment.reverse_complement(x).numpy())["human"][:, ::-1]
+    backward = model(tf_datasets.reverse_complement_one_hot(x).numpy())["human"][:, ::-1]
     np.testing.assert_allclose(got, (forward + backward) / 2, rtol=1e-6)
 
 

@@ -3,7 +3,7 @@
 import argparse
 import json
 
-STRATEGY_CHOICES = ("default", "mirrored", "multiworker", "tpu")
+from kipoi_genome.training.distribute import STRATEGIES as STRATEGY_CHOICES
 
 DESCRIPTION = """\
 Train a model described by a YAML config (format: docs/training.md; examples in

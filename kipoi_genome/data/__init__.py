@@ -8,7 +8,7 @@ dataloaders).
 
 from kipoi_genome.data.errors import DamagedFileError, InputFileError, RefMismatchError
 from kipoi_genome.data.fasta import FastaExtractor
-from kipoi_genome.data.intervals import Interval, check_intervals, iter_bed, parse_region, read_bed
+from kipoi_genome.data.intervals import Interval, binned_coverage, check_intervals, iter_bed, parse_region, read_bed
 from kipoi_genome.data.transforms import (
     augment,
     check_sequence,
@@ -17,6 +17,7 @@ from kipoi_genome.data.transforms import (
     pad_or_trim,
     resize_interval,
     reverse_complement,
+    reverse_complement_codes,
     shift_one_hot,
 )
 from kipoi_genome.data.variants import VariantWindow, variant_window, variant_windows
@@ -32,6 +33,8 @@ _LAZY = {
     "interval_dataset": "kipoi_genome.data.tf_datasets",
     "tfrecord_dataset": "kipoi_genome.data.tf_datasets",
     "augment_example": "kipoi_genome.data.tf_datasets",
+    "augment_batch": "kipoi_genome.data.tf_datasets",
+    "reverse_complement_one_hot": "kipoi_genome.data.tf_datasets",
     "shift_sequence": "kipoi_genome.data.tf_datasets",
     "random_augmentation": "kipoi_genome.data.tf_datasets",
     "write_tfrecords": "kipoi_genome.data.tfrecords",

@@ -354,7 +354,7 @@ class FastaExtractor:
             out = one_hot_encode(data, neutral_value=neutral_value, strict=self._strict(chroms))
             out = out.reshape(count, length, 4)
             for row in [row for row, strand in enumerate(strands) if strand == "-"]:
-                out[row] = out[row, ::-1, ::-1].copy()
+                out[row] = reverse_complement(out[row])
             return out
         except ValueError as error:
             window = int(str(error).split("at position ")[1].split(".")[0]) // max(length, 1)

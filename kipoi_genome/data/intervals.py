@@ -3,6 +3,8 @@
 import dataclasses
 import os
 
+import numpy as np
+
 from kipoi_genome.data.errors import DamagedFileError, InputFileError
 from kipoi_genome.data.textfiles import check_compressed, iter_lines
 from kipoi_genome.data.transforms import resize_interval
@@ -156,19 +158,89 @@ def check_intervals(intervals, fasta):
             )
 
 
-def parse_region(text):
-    """Parses `chrom:start-end` (1-based inclusive, as samtools) to an `Interval`.
+def binned_coverage(starts, ends, region_start, region_end, bin_size):
+    """Bases covered by a set of intervals in each bin of a region.
 
-    Commas in numbers are allowed (`chr20:44,100,001-44,110,000`).
+    Overlapping intervals are merged first, so a base counts once however
+    many intervals cover it. Works in O(intervals + bins) memory, never per
+    base, so a whole chromosome is cheap.
+
+    Args:
+        starts, ends: int arrays (N,). 0-based half-open intervals, in any
+            order; they may overlap and extend past the region.
+        region_start, region_end: int. The region, 0-based half-open;
+            ``region_end - region_start`` must be a multiple of `bin_size`.
+        bin_size: int. Positive bin width in bp.
 
     Returns:
-        Interval with 0-based half-open coordinates (`start - 1`, `end`).
+        int64 array ``((region_end - region_start) // bin_size,)``: covered
+        bases per bin, from 0 to `bin_size`.
+
+    Example:
+        >>> binned_coverage([2, 5, 14], [6, 9, 20], 0, 16, 4).tolist()
+        [2, 4, 1, 2]
+    """
+    if isinstance(bin_size, bool) or not isinstance(bin_size, (int, np.integer)) or bin_size <= 0:
+        raise ValueError(f"`bin_size` must be a positive integer. Received: bin_size={bin_size!r}")
+    width = int(region_end) - int(region_start)
+    if width < 0 or width % bin_size:
+        raise ValueError(
+            "The region must span a whole number of bins. "
+            f"Received: region {region_start}-{region_end}, bin_size={bin_size}"
+        )
+    starts = np.clip(np.asarray(starts, np.int64).reshape(-1), region_start, region_end)
+    ends = np.clip(np.asarray(ends, np.int64).reshape(-1), region_start, region_end)
+    if starts.shape != ends.shape:
+        raise ValueError(f"`starts` and `ends` must have one entry per interval. Received: {starts.shape}, {ends.shape}")
+    edges = np.arange(region_start, region_end + 1, bin_size, dtype=np.int64)
+    keep = ends > starts
+    if not keep.any():
+        return np.zeros(len(edges) - 1, np.int64)
+    order = np.argsort(starts[keep], kind="stable")
+    starts, ends = starts[keep][order], np.maximum.accumulate(ends[keep][order])
+    # Merged segments: a new one begins where an interval starts after every earlier end.
+    first = np.flatnonzero(np.concatenate([[True], starts[1:] > ends[:-1]]))
+    seg_starts = starts[first]
+    seg_ends = ends[np.concatenate([first[1:] - 1, [len(starts) - 1]])]
+    # Covered bases left of each edge: whole segments that start before it,
+    # less the part of the last of them that reaches past it.
+    cumulative = np.concatenate([[0], np.cumsum(seg_ends - seg_starts)])
+    count = np.searchsorted(seg_starts, edges, side="left")
+    overhang = np.maximum(seg_ends[np.maximum(count - 1, 0)] - edges, 0) * (count > 0)
+    return np.diff(cumulative[count] - overhang)
+
+
+def parse_region(text):
+    """Parses a region string into an `Interval`: the package's one region parser.
+
+    Region strings are written as samtools, IGV and the UCSC browser write
+    them: ``chrom:start-end``, 1-based with both ends included, so
+    ``chr20:1-100`` is the first 100 bp of chr20. The returned `Interval` is
+    0-based half-open, like BED and every other coordinate inside the
+    package: ``Interval("chr20", 0, 100)``. Commas in numbers are allowed
+    (``chr20:44,100,001-44,110,000``); the contig name may itself hold colons
+    (the last one separates the span).
+
+    Args:
+        text: str. ``chrom:start-end`` with ``1 <= start <= end``.
+
+    Returns:
+        Interval with ``start = start - 1`` and ``end = end``.
+
+    Raises:
+        ValueError: naming the received text, when it is not of that form.
+
+    Example:
+        >>> parse_region("chr20:44,100,001-44,160,000")
+        Interval(chrom='chr20', start=44100000, end=44160000, name=None, strand='.', extra=(), source=None, line=None)
     """
     chrom, sep, span = str(text).rpartition(":")
     first, dash, last = span.replace(",", "").partition("-")
     if not sep or not chrom or not dash or not first.isdigit() or not last.isdigit():
-        raise ValueError(f"Region must look like chrom:start-end (1-based). Received: {text!r}")
+        raise ValueError(
+            f"Region must look like chrom:start-end, 1-based inclusive (e.g. chr20:1-1000). Received: {text!r}"
+        )
     start, end = int(first) - 1, int(last)
     if start < 0 or end <= start:
-        raise ValueError(f"Region needs 1 <= start <= end. Received: {text!r}")
+        raise ValueError(f"Region needs 1 <= start <= end (1-based inclusive). Received: {text!r}")
     return Interval(chrom, start, end)

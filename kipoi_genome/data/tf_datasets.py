@@ -30,6 +30,21 @@ AUTOTUNE = tf.data.AUTOTUNE
 # Augmentation ---------------------------------------------------------------
 
 
+def reverse_complement_one_hot(one_hot):
+    """Reverse complement of one-hot tensors in ACGT order (the complement of ACGT is TGCA).
+
+    The TensorFlow twin of `kipoi_genome.data.transforms.reverse_complement`
+    for one-hot arrays: the length and channel axes are both reversed.
+
+    Args:
+        one_hot: tensor of shape (..., L, 4).
+
+    Returns:
+        tensor of the same shape and dtype.
+    """
+    return tf.reverse(one_hot, axis=[-2, -1])
+
+
 def shift_sequence(x, shift, fill_value=0.0):
     """``out[i] = x[i - shift]`` along axis 0, filling with `fill_value`.
 
@@ -69,19 +84,21 @@ def augment_example(sequence, targets, shift, reverse, pool_width=1, fill_value=
     sequence = shift_sequence(sequence, shift, fill_value)
     if targets is not None and pool_width == 1:
         targets = shift_sequence(targets, shift, 0.0)
-    sequence = tf.cond(reverse, lambda: tf.reverse(sequence, [0, 1]), lambda: sequence)
+    sequence = tf.cond(reverse, lambda: reverse_complement_one_hot(sequence), lambda: sequence)
     if targets is not None:
         targets = tf.cond(reverse, lambda: tf.reverse(targets, [0]), lambda: targets)
     return sequence, targets
 
 
-def random_augmentation(seed, max_shift=3, reverse_complement=True):
-    """Draws a shift in ``[-max_shift, max_shift]`` and a reverse flag (p = 0.5).
+def random_augmentation(seed, max_shift=3, reverse_complement=True, reverse_complement_prob=0.5):
+    """Draws a shift in ``[-max_shift, max_shift]`` and a reverse-complement flag.
 
     Args:
         seed: int32/int64 tensor of shape (2,), a stateless seed.
         max_shift: int. Largest |shift|.
         reverse_complement: bool. If False the flag is always False.
+        reverse_complement_prob: float in [0, 1]. Probability of the flag.
+            Defaults to 0.5.
 
     Returns:
         (shift int32 scalar, reverse bool scalar).
@@ -91,15 +108,62 @@ def random_augmentation(seed, max_shift=3, reverse_complement=True):
         [], seeds[0], minval=-max_shift, maxval=max_shift + 1, dtype=tf.int32
     )
     if reverse_complement:
-        reverse = tf.random.stateless_uniform([], seeds[1]) < 0.5
+        reverse = tf.random.stateless_uniform([], seeds[1]) < reverse_complement_prob
     else:
         reverse = tf.constant(False)
     return shift, reverse
 
 
+def augment_batch(sequences, targets, seed, pool_width, max_shift=3, reverse_complement_prob=0.5):
+    """Random shift and reverse complement of every example of a batch.
+
+    Example ``b`` draws its shift and flag with `random_augmentation` from
+    the ``b``-th stateless split of `seed` and is transformed by
+    `augment_example`, so a batch is augmented exactly as its examples
+    would be one by one, and equal seeds give equal batches.
+
+    Args:
+        sequences: float tensor (B, L, 4), one-hot ACGT.
+        targets: float tensor (B, T, C).
+        seed: int tensor of shape (2,), a stateless seed.
+        pool_width: int. Bin width of the targets in bp (1: base resolution,
+            targets shift with the sequence; otherwise `max_shift` must stay
+            under one bin and targets only follow reverse complements).
+        max_shift: int >= 0. Shifts are uniform in ``[-max_shift, max_shift]``.
+        reverse_complement_prob: float in [0, 1]. Defaults to 0.5.
+
+    Returns:
+        (sequences, targets) with unchanged shapes.
+    """
+    _check_augmentation(max_shift, pool_width)
+    if not 0.0 <= reverse_complement_prob <= 1.0:
+        raise ValueError(
+            "`reverse_complement_prob` must be in [0, 1]. "
+            f"Received: reverse_complement_prob={reverse_complement_prob!r}"
+        )
+    sequences, targets = tf.convert_to_tensor(sequences), tf.convert_to_tensor(targets)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), tf.shape(sequences)[0])
+
+    def one(example):
+        sequence, target, example_seed = example
+        shift, reverse = random_augmentation(example_seed, max_shift, True, reverse_complement_prob)
+        return augment_example(sequence, target, shift, reverse, pool_width)
+
+    return tf.map_fn(
+        one,
+        (sequences, targets, seeds),
+        fn_output_signature=(
+            tf.TensorSpec(sequences.shape[1:], sequences.dtype),
+            tf.TensorSpec(targets.shape[1:], targets.dtype),
+        ),
+    )
+
+
 def _check_augmentation(max_shift, pool_width):
     if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
         raise ValueError(f"`max_shift` must be a non-negative integer. Received: max_shift={max_shift!r}")
+    if isinstance(pool_width, bool) or not isinstance(pool_width, (int, np.integer)) or pool_width < 1:
+        raise ValueError(f"`pool_width` must be a positive integer. Received: pool_width={pool_width!r}")
     if pool_width > 1 and max_shift >= pool_width:
         raise ValueError(
             "With binned targets `max_shift` must be smaller than one bin. "

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
-from kipoi_genome.data.intervals import Interval, check_intervals, iter_bed, read_bed
+from kipoi_genome.data.intervals import Interval, binned_coverage, check_intervals, iter_bed, read_bed
 from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.data.transforms import one_hot_encode
 
@@ -286,7 +286,9 @@ class BedTargets:
             track = {}
             for chrom, pairs in by_chrom.items():
                 array = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
-                track[chrom] = (array[:, 0], np.maximum.accumulate(array[:, 1]), array[:, 1])
+                # Sorted starts and the running maximum of the ends find the
+                # intervals that can touch a window by binary search.
+                track[chrom] = (array[:, 0], array[:, 1], np.maximum.accumulate(array[:, 1]))
             self._tracks.append(track)
 
     @property
@@ -294,22 +296,17 @@ class BedTargets:
         return len(self.paths)
 
     def __call__(self, chrom, start, end, pool_width):
-        values = np.zeros((end - start, self.num_targets), dtype=np.float64)
+        covered = np.zeros(((end - start) // pool_width, self.num_targets), dtype=np.float64)
         for column, track in enumerate(self._tracks):
-            if chrom not in track:
-                continue
-            starts, running_ends, ends = track[chrom]
+            starts, ends, running_ends = track.get(chrom, (np.zeros(0, np.int64),) * 3)
             first = np.searchsorted(running_ends, start, side="right")
             last = np.searchsorted(starts, end, side="left")
-            if last <= first:
-                continue
-            lo = np.clip(starts[first:last], start, end) - start
-            hi = np.clip(ends[first:last], start, end) - start
-            delta = np.zeros(end - start + 1, dtype=np.int64)
-            np.add.at(delta, lo, 1)
-            np.add.at(delta, hi, -1)
-            values[:, column] = np.cumsum(delta[:-1]) > 0
-        return _bin_reduce(values, pool_width, self.summary).astype(np.float32)
+            covered[:, column] = binned_coverage(starts[first:last], ends[first:last], start, end, pool_width)
+        if self.summary == "mean":
+            return (covered / pool_width).astype(np.float32)
+        if self.summary == "sum":
+            return covered.astype(np.float32)
+        return (covered > 0).astype(np.float32)
 
 
 # Writing -------------------------------------------------------------------

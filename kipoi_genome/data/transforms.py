@@ -260,6 +260,28 @@ def reverse_complement(sequence):
     return np.ascontiguousarray(array[..., ::-1, ::-1])
 
 
+def reverse_complement_codes(codes):
+    """Reverse complement of integer base codes (N 0, A 1, G 2, C 3, T 4).
+
+    These are the codes of LOGO's k-mer tokenizer, chosen so that the
+    complement of a base is ``5 - code`` and N (0) stays N. Uses only
+    slicing and arithmetic, so it works on NumPy arrays and on TensorFlow
+    tensors alike (in tf.data and `tf.function` graphs too).
+
+    Args:
+        codes: integer array or tensor of shape (..., L) with values 0-4.
+
+    Returns:
+        Array or tensor of the same type, shape and dtype: ``(5 - c) % 5``
+        along the reversed last axis.
+
+    Example:
+        >>> reverse_complement_codes(np.array([1, 2, 3, 4, 0])).tolist()
+        [0, 1, 2, 3, 4]
+    """
+    return (5 - codes[..., ::-1]) % 5
+
+
 def resize_interval(start, end, length):
     """New coordinates of a window of `length` bp around an interval's centre.
 

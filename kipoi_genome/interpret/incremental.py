@@ -22,7 +22,7 @@ Cost per alternative of the published model: the transformer and heads
 import numpy as np
 import tensorflow as tf
 
-from kipoi_genome.interpret.augmentation import augmented_views
+from kipoi_genome.interpret.augmentation import ViewAverage, augmented_views, predict_averaged
 from kipoi_genome.models import Enformer
 from kipoi_genome.models.enformer.enformer import trunk_halo
 
@@ -224,8 +224,6 @@ def predict_pairs_averaged(model, references, alternatives, shifts=(0,), reverse
     Returns:
         `(reference, alternative)`: dicts name -> float32 `[B, bins, tracks]`.
     """
-    from kipoi_genome.interpret.augmentation import predict_averaged
-
     incremental = model if isinstance(model, IncrementalEnformer) else None
     if incremental is None and supports_incremental(model):
         incremental = IncrementalEnformer(model)
@@ -234,7 +232,7 @@ def predict_pairs_averaged(model, references, alternatives, shifts=(0,), reverse
             predict_averaged(model, windows, shifts, reverse_complement)
             for windows in (references, alternatives)
         )
-    totals, count = [None, None], 0
+    averages = (ViewAverage(), ViewAverage())
     for (x_ref, flipped), (x_alt, _) in zip(
         augmented_views(references, shifts, reverse_complement),
         augmented_views(alternatives, shifts, reverse_complement),
@@ -245,8 +243,6 @@ def predict_pairs_averaged(model, references, alternatives, shifts=(0,), reverse
             incremental.heads(reference_trunk),
             incremental.heads(incremental.alternative_trunks(reference_trunk, x_alt, spans)),
         )
-        for k, output in enumerate(outputs):
-            output = {name: np.asarray(v[:, ::-1] if flipped else v, np.float64) for name, v in output.items()}
-            totals[k] = output if totals[k] is None else {n: totals[k][n] + output[n] for n in output}
-        count += 1
-    return tuple({name: (v / count).astype(np.float32) for name, v in total.items()} for total in totals)
+        for average, output in zip(averages, outputs):
+            average.add(output, flipped)
+    return tuple(average.result() for average in averages)

@@ -6,5 +6,8 @@ from kipoi_genome.tokenizers.kmer_tokenizer import (
     PAD_ID,
     KmerTokenizer,
     base_codes,
-    reverse_complement,
 )
+
+# The DNA reverse complement has one owner, `kipoi_genome.data.transforms`;
+# it is re-exported here for tokenizer users.
+from kipoi_genome.data.transforms import reverse_complement

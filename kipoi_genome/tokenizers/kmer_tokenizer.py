@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kipoi_genome.data.transforms import reverse_complement_codes
 from kipoi_genome.serialization import register
 
 PAD_ID = 0
@@ -190,7 +191,7 @@ class KmerTokenizer(keras.layers.Layer):
         """Overlapping (stride-1) k-mer ids, int32 `[L - k + 1]`."""
         codes = _CODES[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
         if reverse_complement:
-            codes = np.where(codes > 0, 5 - codes, 0)[::-1]
+            codes = reverse_complement_codes(codes)
         if codes.shape[-1] < self.k:
             return np.zeros((0,), np.int32)
         return _kmer_ids_from_codes(codes, self.k, _NumpyOps).astype(np.int32)
@@ -245,7 +246,7 @@ class KmerTokenizer(keras.layers.Layer):
         """
         codes = tf.cast(codes, tf.int32)
         if reverse_complement:
-            codes = tf.where(codes > 0, 5 - codes, 0)[:, ::-1]
+            codes = reverse_complement_codes(codes)
         ids = _kmer_ids_from_codes(codes, self.k, _TensorFlowOps)  # [B, n]
         m = tf.maximum(tf.shape(codes)[1] - (self.k - 1), 0) // self.k
         # The batch size is explicit: -1 cannot be inferred when m = 0.
@@ -259,10 +260,3 @@ class KmerTokenizer(keras.layers.Layer):
         config = super().get_config()
         config.update(k=self.k)
         return config
-
-
-def reverse_complement(sequence):
-    """Reverse complement of a DNA string (non-ACGT letters become N)."""
-    table = str.maketrans("ACGTacgt", "TGCAtgca")
-    out = sequence.translate(table)[::-1]
-    return "".join(c if c in "ACGTacgt" else "N" for c in out)

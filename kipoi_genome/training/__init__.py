@@ -3,8 +3,7 @@
 Modules: `config` (TrainConfig from YAML), `distribute` (strategy selection,
 global batch size), `task` (the Task/DataStream contract and task registry),
 `trainer` (the loop, checkpoints, evaluation), `losses`, `metrics`,
-`schedules`, `augment` (shift / reverse complement, test-time augmentation),
-`tracks` (the Enformer-style `tracks` task), `logo_tasks` (`logo_mlm`,
+`schedules`, `tracks` (the Enformer-style `tracks` task), `logo_tasks` (`logo_mlm`,
 `logo_classifier`), `baselines` (dilated-conv and conv+attention comparison
 models), `synthetic`, `genome_data`, `longrange_data` (datasets).
 

@@ -44,7 +44,8 @@ import numpy as np
 import tensorflow as tf
 
 from kipoi_genome.data import FastaExtractor, iter_bed, parse_region
-from kipoi_genome.training.augment import augment_batch
+from kipoi_genome.data.intervals import binned_coverage
+from kipoi_genome.data.tf_datasets import augment_batch
 from kipoi_genome.training.task import DataStream
 
 __all__ = ["GENOME_TRACKS", "GenomeTracks", "build_streams"]
@@ -98,16 +99,9 @@ class GenomeTracks:
         self.values = np.stack(columns, axis=-1).astype(np.float32)  # (num_bins, C)
 
     def _coverage(self, path, num_bins):
-        covered = np.zeros(num_bins, np.float64)
-        for interval in iter_bed(path):
-            if interval.chrom != self.chrom:
-                continue
-            first, last = interval.start // self.bin_size, (interval.end - 1) // self.bin_size
-            for b in range(first, min(last, num_bins - 1) + 1):
-                lo = max(interval.start, b * self.bin_size)
-                hi = min(interval.end, (b + 1) * self.bin_size)
-                covered[b] += max(hi - lo, 0)
-        return np.minimum(covered / self.bin_size, 1.0)
+        pairs = np.array([(i.start, i.end) for i in iter_bed(path) if i.chrom == self.chrom], np.int64).reshape(-1, 2)
+        covered = binned_coverage(pairs[:, 0], pairs[:, 1], 0, num_bins * self.bin_size, self.bin_size)
+        return covered / float(self.bin_size)
 
     def _tss_density(self, path, num_bins, window):
         positions = np.array(
@@ -180,16 +174,17 @@ def training_dataset(global_batch_size, seed, start_batch, genome, starts, seque
         len(genome.tracks),
     )
     if augment:
-        dataset = _augment(dataset, seed, stream_id, start_batch, augment)
+        dataset = _augment(dataset, seed, stream_id, start_batch, augment, genome.bin_size)
     return dataset.prefetch(2)
 
 
-def _augment(dataset, seed, stream_id, start_batch, augment):
+def _augment(dataset, seed, stream_id, start_batch, augment, bin_size):
     indices = tf.data.Dataset.range(start_batch, np.iinfo(np.int64).max)
     keyed = tf.data.Dataset.zip((indices, dataset))
     return keyed.map(
         lambda i, batch: augment_batch(
-            batch[0], batch[1], tf.stack([tf.constant(int(seed) * 7919 + int(stream_id), tf.int64), i]), **augment
+            batch[0], batch[1], tf.stack([tf.constant(int(seed) * 7919 + int(stream_id), tf.int64), i]), bin_size,
+            **augment,
         )
     )
 

@@ -44,7 +44,7 @@ import numpy as np
 import tensorflow as tf
 
 from kipoi_genome.data import FastaExtractor, one_hot_encode, parse_region
-from kipoi_genome.training.augment import augment_batch
+from kipoi_genome.data.tf_datasets import augment_batch
 from kipoi_genome.training.task import DataStream
 
 __all__ = ["LongRangeTask", "build_streams"]
@@ -113,6 +113,7 @@ class LongRangeTask:
         self.chrom = chrom
         self.sequence_length = int(sequence_length)
         self.target_length = int(target_length)
+        self.bin_size = int(bin_size)
         self.motif = one_hot_encode(motif).astype(np.float32)  # (m, 4)
         self.element = np.tile(self.motif, (int(motif_repeats), 1))  # (m * repeats, 4)
         self.max_copies = int(max_copies)
@@ -187,7 +188,9 @@ def training_dataset(global_batch_size, seed, start_batch, task, stream_id=0, au
         indices = tf.data.Dataset.range(start_batch, np.iinfo(np.int64).max)
         key = int(seed) * 7919 + int(stream_id)
         dataset = tf.data.Dataset.zip((indices, dataset)).map(
-            lambda i, batch: augment_batch(batch[0], batch[1], tf.stack([tf.constant(key, tf.int64), i]), **augment)
+            lambda i, batch: augment_batch(
+                batch[0], batch[1], tf.stack([tf.constant(key, tf.int64), i]), task.bin_size, **augment
+            )
         )
     return dataset.prefetch(2)
 

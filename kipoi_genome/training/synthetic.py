@@ -9,7 +9,7 @@ convolutional and attention models can learn; they exercise the trainer
 
 import tensorflow as tf
 
-from kipoi_genome.training.augment import augment_batch
+from kipoi_genome.data.tf_datasets import augment_batch
 
 __all__ = ["SYNTHETIC_TRACKS", "binned_features", "synthetic_tracks_dataset"]
 
@@ -76,7 +76,7 @@ def synthetic_tracks_dataset(
         num_batches: int or None. None: infinite; else batches
             `start_batch .. num_batches - 1`.
         augment: optional dict `{max_shift, reverse_complement_prob}` for
-            `augment.augment_batch`.
+            `kipoi_genome.data.tf_datasets.augment_batch`.
 
     Returns:
         `tf.data.Dataset` of `(one_hot (B, L, 4) float32, targets (B, T, C))`.
@@ -97,7 +97,7 @@ def synthetic_tracks_dataset(
         one_hot = tf.one_hot(tokens, 4, dtype=tf.float32)
         targets = binned_features(one_hot, tracks, bin_size, target_length)
         if augment:
-            one_hot, targets = augment_batch(one_hot, targets, key + 7, **augment)
+            one_hot, targets = augment_batch(one_hot, targets, key + 7, bin_size, **augment)
         return one_hot, targets
 
     return tf.data.Dataset.range(start_batch, stop).map(make).prefetch(2)

@@ -34,8 +34,8 @@ and bins, exact across replicas) per organism.
 
 import functools
 
+from kipoi_genome.interpret.augmentation import predict_averaged_tensor
 from kipoi_genome.training import losses
-from kipoi_genome.training.augment import tta_predict
 from kipoi_genome.training.baselines import build_conv_attention_model, build_dilated_conv_model
 from kipoi_genome.training.metrics import PearsonR
 from kipoi_genome.training.synthetic import synthetic_tracks_dataset
@@ -196,4 +196,4 @@ def build_tracks_task(config):
 
 
 def _tta(model, one_hot, shifts, reverse):
-    return tta_predict(model, one_hot, shifts=shifts, reverse_complement_too=reverse)
+    return predict_averaged_tensor(model, one_hot, shifts, reverse)
