@@ -167,7 +167,7 @@ def test_score_variants_with_a_model_that_cannot_score_variants(tmp_path, capfd)
         "--vcf", str(tmp_path / "no.vcf"), "--output", str(tmp_path / "scores.tsv"),
     )
     assert code == 2
-    assert_one_error_line(output, "LogoPromoterClassifier cannot score variants")
+    assert_one_error_line(output, "logo_promoter_chr20: LogoPromoterClassifier", "score-variants runs Enformer")
     assert os.listdir(tmp_path) == []
 
 

@@ -52,9 +52,11 @@ def test_export_kipoi_tiny_passes_kipoi_test_and_predict(tmp_path, capsys):
     model.save(weights)
     out = str(tmp_path / "TinyEnformer")
     assert main(["export-kipoi", "--model", weights, "--output", out]) == 0
-    assert sorted(os.listdir(out)) == ["dataloader.py", "dataloader.yaml", "example_files", "model.py", "model.yaml"]
+    assert sorted(os.listdir(out)) == [
+        "dataloader.py", "dataloader.yaml", "example_files", "model.py", "model.yaml", "tiny.keras"
+    ]
     spec = yaml.safe_load(pathlib.Path(out, "model.yaml").read_text())
-    assert spec["args"] == {"weights": weights}
+    assert spec["args"] == {"weights": "tiny.keras"}  # a copy inside the directory, named relative to it
     assert spec["schema"]["inputs"]["shape"] == "(8192, 4)"
     assert spec["schema"]["targets"]["human"]["shape"] == "(16, 8)"
 

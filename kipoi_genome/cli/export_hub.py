@@ -78,15 +78,18 @@ def run(args):
     if os.path.isdir(output) and os.listdir(output) and not args.overwrite:
         raise ValueError(f"--output directory is not empty (use --overwrite). Received: {output}")
 
+    from kipoi_genome.cli.model_checks import require_model
     from kipoi_genome.export import export_saved_model, input_spec, render_model_card, write_tarball
+    from kipoi_genome.export.saved_model import named_outputs
     from kipoi_genome.models import load_model
 
     model = load_model(str(options["model"]))
+    require_model(model, "export-hub", str(options["model"]))
     input_length = options.get("input_length")
     spec = input_spec(model, input_length)
     card = render_model_card(model, input_length, card=card_text)
     export_saved_model(model, output, input_length, model_card=card, overwrite=args.overwrite)
-    outputs = model.output if isinstance(model.output, dict) else {"output_0": model.output}
+    outputs = named_outputs(model)
     shapes = ", ".join(f"{k} {[None, *v.shape[1:]]}" for k, v in outputs.items())
     print(f"wrote {output}: SavedModel, input {spec.shape.as_list()} {spec.dtype.name}, outputs {shapes}")
     if options.get("tar"):

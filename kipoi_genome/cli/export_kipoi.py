@@ -43,20 +43,29 @@ def run(args):
         if not args.weights_url.startswith(("http://", "https://")):
             raise ValueError(f"--weights-url must be an http(s) URL. Received: {args.weights_url!r}")
 
-    from kipoi_genome.export.kipoi.spec import md5sum, write_model_dir
+    from kipoi_genome.cli.model_checks import inspect_model, require_model
+    from kipoi_genome.export.kipoi.spec import md5sum, model_def_hint, write_model_dir
     from kipoi_genome.models import load_model
     from kipoi_genome.models.presets import get_preset
 
+    # LOGO models take tokens, not one-hot DNA: their Kipoi models are committed in model_defs/.
+    found = inspect_model(args.model)
+    if model_def_hint(found.class_name):
+        raise ValueError(
+            f"{args.model}: {found.class_name} has no spec rendered by export-kipoi (one-hot DNA models only)"
+            + model_def_hint(found.class_name)
+        )
     if not is_file and not get_preset(args.model).trained:
         raise ValueError(
             f"Preset {args.model!r} ships no weights (a Kipoi model would be random); "
             "export a .keras file instead. Received: --model " + args.model
         )
     model = load_model(args.model)
+    require_model(model, "export-kipoi", args.model)
     if is_file and args.weights_url:
         weights, md5 = args.weights_url, md5sum(args.model)
-    elif is_file:
-        weights, md5 = os.path.abspath(args.model), None
+    elif is_file:  # copied into the directory, named relative to it
+        weights, md5 = args.model, None
     else:
         weights, md5 = None, None
     write_model_dir(

@@ -83,10 +83,12 @@ def run(args):
     if not os.path.exists(args.data):
         raise FileNotFoundError(f"{args.data}: data file not found")
 
+    from kipoi_genome.cli.model_checks import require_model
     from kipoi_genome.models import load_model
     from kipoi_genome.models import Enformer
 
     base = load_model(args.model, progress=not args.no_progress)
+    require_model(base, "finetune", args.model)
     if isinstance(base, Enformer):
         model, summary = _finetune_enformer(args, base)
     else:

@@ -7,9 +7,12 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "info",
         help="list presets, or show one preset's configuration",
-        description="List the model presets shipped with kipoi-genome, or show one in detail.",
+        description=(
+            "List the model presets shipped with kipoi-genome, or show one preset or .keras file "
+            "in detail: its class, inputs and the commands that run it."
+        ),
     )
-    parser.add_argument("preset", nargs="?", help="a preset name to show in detail")
+    parser.add_argument("preset", nargs="?", help="a preset name or .keras file to show in detail")
     parser.set_defaults(func=run)
 
 
@@ -21,6 +24,14 @@ def run(args):
     from kipoi_genome.models import presets
 
     if args.preset:
+        from kipoi_genome.cli.model_checks import commands_for, inspect_model
+
+        found = inspect_model(args.preset)  # reads a .keras file's config only
+        runs = ", ".join(commands_for(found)) or "none (not a model kipoi-genome commands run)"
+        if args.preset.endswith(".keras"):
+            print(f"{args.preset}: {found.describe()}")
+            print(f"commands: {runs}")
+            return 0
         preset = presets.get_preset(args.preset)
         print(f"{preset.name} ({preset.class_name}): {preset.description}")
         fetched = "downloaded and converted on first use, then cached" if preset.weights_loader else None
@@ -28,6 +39,7 @@ def run(args):
         print("config:", json.dumps(preset.config, indent=2, sort_keys=True))
         for key, value in preset.metadata.items():
             print(f"{key}: {value}")
+        print(f"commands: {runs}")
         return 0
     print(f"kipoi-genome {__version__} (tensorflow {tf.__version__}, keras {keras.__version__})")
     print("presets:")

@@ -67,6 +67,7 @@ def write_bedgraph(path, chrom, start, values, track_name):
 
 
 def run(args):
+    from kipoi_genome.cli.model_checks import require_model
     from kipoi_genome.data import parse_region
     from kipoi_genome.models import load_model
     from kipoi_genome.interpret import attention_maps, gradient_times_input, in_silico_mutagenesis
@@ -75,6 +76,7 @@ def run(args):
     if not args.output.endswith((".bedgraph", ".npz")):
         raise ValueError(f"--output must end in .bedgraph or .npz. Received: {args.output!r}")
     model = load_model(args.model)
+    require_model(model, "interpret", args.model)
     window = model_window(model, args.fasta, parse_region(args.region))
     tracks = None
     if args.tracks is not None or args.track_table is not None:

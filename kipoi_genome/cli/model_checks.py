@@ -91,7 +91,7 @@ class ModelInfo:
         """``Sequential, input [B, 100, 4] float32`` (the class and its inputs)."""
         if not self.inputs:
             return self.class_name
-        shapes = "; ".join(f"{_shape_text(shape)} {dtype}" for shape, dtype in self.inputs)
+        shapes = ", ".join(f"{_shape_text(shape)} {dtype}" for shape, dtype in self.inputs)
         return f"{self.class_name}, input{'s' if len(self.inputs) > 1 else ''} {shapes}"
 
 
@@ -222,6 +222,18 @@ def require_model(model, command, source=None, accepts=None):
     if info.kind in kinds:
         return info
     raise ValueError(f"{info.source}: {info.describe()}; {command} runs {accepted_text(kinds)}")
+
+
+def commands_for(info):
+    """The `ACCEPTS` keys (commands, with their narrowing flags) that run a model.
+
+    Args:
+        info: ModelInfo.
+
+    Returns:
+        list of str, e.g. `["predict", "predict --sequences", "export-hub"]`.
+    """
+    return [command for command, kinds in ACCEPTS.items() if info.kind in kinds]
 
 
 def require_region_widths(info, intervals):

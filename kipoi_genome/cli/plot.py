@@ -51,6 +51,7 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from kipoi_genome.cli.model_checks import require_model
     from kipoi_genome.data import parse_region
     from kipoi_genome.data.gene_models import read_gene_models
     from kipoi_genome.models import load_model
@@ -72,6 +73,7 @@ def run(args):
         highlights.append((spot.start, spot.end))
     genes = read_gene_models(args.genes, region.chrom, region.start, region.end) if args.genes else ()
     model = load_model(args.model)
+    require_model(model, "plot", args.model)
     head = args.head or next(iter(model.output))
     tracks, names = select_tracks(model, head, args.tracks, args.track_table)
     names = [track_title(name, head) for name in names]

@@ -116,6 +116,7 @@ def _track_names(outputs, args):
 
 def run(args):
     from kipoi_genome.data import FastaExtractor, check_intervals, read_bed
+    from kipoi_genome.cli.model_checks import inspect_model, require_model, require_region_widths
     from kipoi_genome.inference import predict_regions
     from kipoi_genome.models import load_model
 
@@ -132,7 +133,7 @@ def run(args):
     output_format = _output_format(args)
     if args.runner and args.output_embeddings:
         raise ValueError("--runner writes TSV, HDF5, Parquet or bigWig predictions. Received: --output-embeddings")
-    # With --runner the workers load the model.
+    # With --runner the workers load the model: its class and inputs are checked from the file.
     # Tiling and bigWig tracks need the model's bin layout here too.
     needs_model = not args.runner or args.tile_genome or output_format == "bigwig"
     model = load_model(
@@ -141,6 +142,10 @@ def run(args):
     tiling = None
     if args.tile_genome:
         tiling, intervals = _genome_tiles(args, model, fasta)
+    command = ("predict --output-embeddings" if args.output_embeddings
+               else "predict --format bigwig" if output_format == "bigwig" else "predict")
+    info = require_model(inspect_model(args.model) if model is None else model, command, args.model)
+    require_region_widths(info, intervals)
     if args.output_embeddings:
         _write_embeddings(args, model, fasta, intervals)
         if args.output is None:
@@ -177,6 +182,7 @@ def _genome_tiles(args, model, fasta):
 
 
 def _run_sequences(args):
+    from kipoi_genome.cli.model_checks import require_model
     from kipoi_genome.data.sequence_tables import read_sequence_table
     from kipoi_genome.models import load_model
     from kipoi_genome.inference.sequences import predict_sequence_table, write_prediction_table
@@ -189,6 +195,7 @@ def _run_sequences(args):
         raise ValueError(f"--sequences writes a TSV from a table alone. Received also: {', '.join(others)}")
     table = read_sequence_table(args.sequences)
     model = load_model(args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress)
+    require_model(model, "predict --sequences", args.model)
     predictions = predict_sequence_table(
         model, table, batch_size=args.batch_size, source=args.sequences, progress=not args.no_progress
     )

@@ -55,6 +55,7 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from kipoi_genome.cli.model_checks import require_model
     from kipoi_genome.data import FastaExtractor
     from kipoi_genome.data.genes import read_genes
     from kipoi_genome.models import load_model
@@ -69,6 +70,7 @@ def run(args):
     genes = read_genes(args.genes)
     check_genes(genes, fasta)
     model = load_model(args.model, precision=args.precision)
+    require_model(model, "predict-genes", args.model)
     bin_layout(model).readout_bins(args.tss_bins)
     head = choose_head(model, args.head)
     indices, names = select_tracks(model, head, args.tracks, args.track_table)

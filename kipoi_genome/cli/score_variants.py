@@ -74,6 +74,7 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from kipoi_genome.cli.model_checks import inspect_model, require_model
     from kipoi_genome.data import FastaExtractor
     from kipoi_genome.models import load_model
     from kipoi_genome.interpret import ScoringSummary, score_variants
@@ -88,11 +89,13 @@ def run(args):
     beam_options.check_beam_arguments(args)
     summary = ScoringSummary()
     if args.runner:  # the same scores, from an Apache Beam pipeline (docs/scale.md)
+        require_model(inspect_model(args.model), "score-variants")  # the workers load the model
         fasta = FastaExtractor(args.fasta)
         stream, track_names = _named_from_first_allele(beam_options.variant_stream(args, options, summary), args)
     else:
         # The model first: one that cannot score variants fails before any input is read.
         loaded = load_model(args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress)
+        require_model(loaded, "score-variants", args.model)
         model = as_variant_scorer(loaded)
         track_names = _track_names(loaded, args)
         fasta = FastaExtractor(args.fasta)

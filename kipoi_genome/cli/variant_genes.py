@@ -22,6 +22,7 @@ def add_gene_arguments(parser):
 
 def run_with_genes(args):
     """The score-variants run with --genes; returns the exit code."""
+    from kipoi_genome.cli.model_checks import require_model
     from kipoi_genome.data import FastaExtractor
     from kipoi_genome.data.genes import read_genes
     from kipoi_genome.models import load_model
@@ -44,6 +45,7 @@ def run_with_genes(args):
     genes = read_genes(args.genes)
     check_genes(genes, fasta)
     model = load_model(args.model, precision=args.precision, jit_compile=args.xla)
+    require_model(model, "score-variants --genes", args.model)
     head = choose_head(model, args.head)
     track_table = getattr(args, "track_table", None)
     indices, names = select_tracks(model, head, getattr(args, "tracks", None), track_table)

@@ -4,7 +4,7 @@ import os
 import tarfile
 import tempfile
 
-from kipoi_genome.export.saved_model import input_spec
+from kipoi_genome.export.saved_model import input_spec, named_outputs
 from kipoi_genome.models.enformer.enformer import Enformer
 
 ENFORMER_CITATION = (
@@ -15,7 +15,7 @@ ENFORMER_CITATION = (
 
 
 def _output_shapes(model):
-    outputs = model.output if isinstance(model.output, dict) else {"output_0": model.output}
+    outputs = named_outputs(model)
     return {name: tuple(tensor.shape) for name, tensor in outputs.items()}
 
 

@@ -21,6 +21,10 @@ import tempfile
 import tensorflow as tf
 
 from kipoi_genome.utils.atomic import current_umask
+from kipoi_genome.models.enformer.chunked_inference import forward
+from kipoi_genome.models.enformer.chunked_inference import forward
+from kipoi_genome.models.enformer.chunked_inference import forward
+from kipoi_genome.models.enformer.chunked_inference import forward
 from kipoi_genome.models.enformer.enformer import Enformer
 
 SIGNATURE = "serving_default"
@@ -46,7 +50,7 @@ class _ModelModule(tf.Module):
     def predict_on_batch(self, inputs):
         if self._model_length is not None and self._crop_start:
             inputs = inputs[:, self._crop_start : self._crop_start + self._model_length]
-        return self.keras_model(inputs, training=False)
+        return forward(self.keras_model, inputs)
 
 
 class _HubRoot(tf.Module):
@@ -73,6 +77,30 @@ def _single_input(model):
             f"inputs {[i.name for i in inputs]}"
         )
     return inputs[0]
+
+
+def named_outputs(model, single="output_0"):
+    """`{name: KerasTensor}` of the model's outputs.
+
+    Args:
+        model: a Keras model.
+        single: str. The name of a lone (non-dict) output; a list of
+            outputs is named `{single}_0`, `{single}_1`, ... unless `single`
+            already ends in `_0`.
+
+    Returns:
+        dict. A dict-output model's own names (Enformer heads).
+    """
+    try:
+        output = model.output
+    except AttributeError:  # a Sequential loaded from .keras has `outputs` only
+        output = model.outputs[0] if len(model.outputs) == 1 else list(model.outputs)
+    if isinstance(output, dict):
+        return output
+    if isinstance(output, (list, tuple)):
+        stem = single[: -len("_0")] if single.endswith("_0") else single
+        return {f"{stem}_{i}": tensor for i, tensor in enumerate(output)}
+    return {single: output}
 
 
 def default_input_length(model):

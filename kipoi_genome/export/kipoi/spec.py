@@ -14,15 +14,55 @@ import tempfile
 import yaml
 
 from kipoi_genome.export.model_card import ENFORMER_CITATION
-from kipoi_genome.export.saved_model import crop_start, default_input_length, input_spec, replace_directory
+from kipoi_genome.export.saved_model import (
+    crop_start,
+    default_input_length,
+    input_spec,
+    named_outputs,
+    replace_directory,
+)
 from kipoi_genome.models.enformer.enformer import Enformer
 
 EXAMPLE_CONTIG = "chr20_44100000_44103000"
 _SOURCE_CONTIG = "chr20_44080000_44220000"
 
+# Models with no spec rendered here (token inputs, not one-hot DNA) -> the
+# committed Kipoi model that serves them, by class name (most specific first).
+MODEL_DEFS = {
+    "LogoPromoterClassifier": "model_defs/LOGO_promoter",
+    "LogoSequenceClassifier": "model_defs/LOGO_promoter",  # what `finetune` writes for LOGO
+    "LogoMaskedLM": "model_defs/LOGO_variant_effect",
+}
+
+
+def model_def_for(class_name):
+    """The committed `model_defs/` entry serving a zoo class, or None.
+
+    Args:
+        class_name: str. A model class name, e.g. `"LogoPromoterClassifier"`.
+
+    Returns:
+        str, e.g. `"model_defs/LOGO_promoter"`, or None when no committed
+        Kipoi model serves that class.
+    """
+    return MODEL_DEFS.get(class_name)
+
+
+def model_def_hint(class_name):
+    """One sentence pointing at the `model_defs/` entry for `class_name` (empty if none)."""
+    entry = model_def_for(class_name)
+    if entry is None:
+        return ""
+    return (
+        f"; {class_name} is served by {entry} in the kipoi-genome repository "
+        f"(kipoi test {entry} --source dir; its model.yaml takes `weights: FILE.keras`)"
+    )
+
 
 def _shape(shape):
-    return "(" + ", ".join("null" if d is None else str(d) for d in shape) + ")"
+    """Kipoi's tuple syntax: `(8192, 4)`, `(2,)` for one axis (`(2)` would read as the int 2)."""
+    dims = ["null" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 def md5sum(path):
@@ -38,8 +78,9 @@ def _check_one_hot(model):
     shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else None
     if shape is None or len(shape) != 3 or shape[-1] != 4:
         raise ValueError(
-            "export-kipoi renders one-hot DNA models (one input [B, L, 4]). Received: inputs "
-            f"{[tuple(i.shape) for i in model.inputs]}"
+            "export-kipoi renders one-hot DNA models (one input [B, L, 4]). Received: "
+            f"{type(model).__name__} with inputs {[tuple(i.shape) for i in model.inputs]}"
+            + model_def_hint(type(model).__name__)
         )
 
 
@@ -48,7 +89,8 @@ def model_spec(model, weights=None, md5=None, preset=None, input_length=None):
 
     Args:
         model: a one-hot DNA Keras model (e.g. `Enformer`).
-        weights: str or None. Path or http(s) URL of the `.keras` file.
+        weights: str or None. Path of the `.keras` file relative to the
+            model directory, or its http(s) URL.
         md5: str or None. md5 of the file at a `weights` URL.
         preset: str or None. Preset name (shipped weights when no `weights`).
         input_length: int or None. Kipoi input length (centre-cropped to the
@@ -70,7 +112,7 @@ def model_spec(model, weights=None, md5=None, preset=None, input_length=None):
         args["preset"] = preset
     if not args:
         raise ValueError("Give weights or a preset. Received: neither")
-    outputs = model.output if isinstance(model.output, dict) else {"preds": model.output}
+    outputs = named_outputs(model, single="preds")
     is_enformer = isinstance(model, Enformer)
     model_length = model.inputs[0].shape[1]
     crop = f"; the model uses the central {model_length:,} bp" if model_length != length else ""
@@ -166,13 +208,18 @@ def write_model_dir(model, directory, weights=None, md5=None, preset=None, input
     """Writes a Kipoi model directory for `model`, atomically.
 
     Files: `model.yaml`, `model.py` (shim), `dataloader.yaml`, `dataloader.py`
-    (shim) and `example_files/` (a 3 kb FASTA and a one-line BED).
+    (shim), `example_files/` (a 3 kb FASTA and a one-line BED) and, for a
+    local `weights` file, a copy of it named in `model.yaml` by its file name,
+    so the directory holds no path outside itself and still loads when
+    moved or shared.
 
     Args:
         model: a one-hot DNA Keras model.
         directory: str. Output directory (must be absent or empty unless
             `overwrite`).
-        weights, md5, preset, input_length: as in `model_spec`.
+        weights: str or None. A local `.keras` file (copied into the
+            directory) or the http(s) URL it will be served from.
+        md5, preset, input_length: as in `model_spec`.
         overwrite: bool. Replace an existing directory.
 
     Returns:
@@ -183,11 +230,16 @@ def write_model_dir(model, directory, weights=None, md5=None, preset=None, input
         raise ValueError(f"Output directory is not empty (use overwrite). Received: {directory}")
     if input_length is None:
         input_length = default_input_length(model)
-    spec = model_spec(model, weights, md5, preset, input_length)
+    local = weights is not None and not os.fspath(weights).startswith(("http://", "https://"))
+    if local and not os.path.isfile(weights):
+        raise FileNotFoundError(f"{weights}: weights file not found")
+    spec = model_spec(model, os.path.basename(weights) if local else weights, md5, preset, input_length)
     parent = os.path.dirname(directory)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
     try:
+        if local:
+            shutil.copyfile(weights, os.path.join(tmp, spec["args"]["weights"]))
         _dump(spec, os.path.join(tmp, "model.yaml"))
         _dump(interval_dataloader_spec(input_length), os.path.join(tmp, "dataloader.yaml"))
         with open(os.path.join(tmp, "model.py"), "w") as handle:
