@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from kipoi_genome.data import FastaExtractor, Interval, binned_coverage, parse_region, tf_datasets
+from kipoi_genome.data.intervals import as_intervals
 from kipoi_genome.data.transforms import (
     augment,
     one_hot_encode,
@@ -121,6 +122,21 @@ def test_parse_region_rejects_bad_text_naming_it(text, message):
     assert repr(text) in str(error.value)
 
 
+def test_as_intervals_reads_paths_and_in_memory_items(tmp_path):
+    bed = tmp_path / "a.bed"
+    bed.write_text("chr1\t5\t10\tx\t0\t-\n")
+    assert as_intervals(bed) == [Interval("chr1", 5, 10, "x", "-")]
+    assert as_intervals([("chr1", 5, 10), ["chr2", 0, 3, "-"], Interval("chr3", 1, 2)]) == [
+        Interval("chr1", 5, 10),
+        Interval("chr2", 0, 3, strand="-"),
+        Interval("chr3", 1, 2),
+    ]
+    with pytest.raises(ValueError, match="Received item: 'chr1:5-10'"):
+        as_intervals(["chr1:5-10"])
+    with pytest.raises(ValueError, match="is empty"):
+        as_intervals([])
+
+
 # Training augmentation ----------------------------------------------------------------
 
 
@@ -204,6 +220,7 @@ OWNERS = {
     "augmented_views": "interpret/augmentation.py",
     "make_strategy": "training/distribute.py",
     "binned_coverage": "data/intervals.py",
+    "as_intervals": "data/intervals.py",
 }
 
 

@@ -131,6 +131,41 @@ def read_bed(path):
     return intervals
 
 
+def as_intervals(intervals):
+    """A list of `Interval` from a BED path or from in-memory intervals.
+
+    Args:
+        intervals: str or os.PathLike (a BED file, read with `read_bed`), or
+            an iterable of `Interval` or ``(chrom, start, end[, strand])``
+            tuples (0-based half-open).
+
+    Returns:
+        list of Interval.
+
+    Raises:
+        InputFileError: for a bad BED file (see `iter_bed`).
+        ValueError: for an empty iterable or an item of another kind,
+            naming the item.
+    """
+    if isinstance(intervals, (str, os.PathLike)):
+        return read_bed(intervals)
+    intervals = list(intervals)
+    if not intervals:
+        raise ValueError("`intervals` is empty. Received: 0 intervals")
+    out = []
+    for item in intervals:
+        if isinstance(item, Interval):
+            out.append(item)
+        elif isinstance(item, (tuple, list)) and len(item) in (3, 4):
+            out.append(Interval(item[0], int(item[1]), int(item[2]), strand=item[3] if len(item) == 4 else "."))
+        else:
+            raise ValueError(
+                "`intervals` must be a BED path or Interval / (chrom, start, end[, strand]) items. "
+                f"Received item: {item!r}"
+            )
+    return out
+
+
 def check_intervals(intervals, fasta):
     """Checks that every interval lies on a contig of `fasta` and within it.
 

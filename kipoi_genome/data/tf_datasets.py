@@ -15,14 +15,12 @@ moved to match (reversed along their length axis on reverse complement;
 shifted too when they have base resolution, ``pool_width == 1``).
 """
 
-import os
-
 import numpy as np
 import tensorflow as tf
 
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
-from kipoi_genome.data.intervals import Interval, check_intervals, read_bed
+from kipoi_genome.data.intervals import as_intervals, check_intervals
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -208,26 +206,6 @@ def _with_seeds(dataset, seed):
 # Intervals → one-hot --------------------------------------------------------
 
 
-def _as_intervals(intervals):
-    if isinstance(intervals, (str, os.PathLike)):
-        return read_bed(intervals)
-    intervals = list(intervals)
-    if not intervals:
-        raise ValueError("`intervals` is empty")
-    out = []
-    for item in intervals:
-        if isinstance(item, Interval):
-            out.append(item)
-        elif isinstance(item, (tuple, list)) and len(item) in (3, 4):
-            out.append(Interval(item[0], int(item[1]), int(item[2]), strand=item[3] if len(item) == 4 else "."))
-        else:
-            raise ValueError(
-                "`intervals` must be a BED path or Interval / (chrom, start, end[, strand]) items. "
-                f"Received item: {item!r}"
-            )
-    return out
-
-
 def interval_dataset(
     fasta,
     intervals,
@@ -293,7 +271,7 @@ def interval_dataset(
     """
     if not isinstance(fasta, FastaExtractor):
         fasta = FastaExtractor(fasta)
-    intervals = _as_intervals(intervals)
+    intervals = as_intervals(intervals)
     if check_bounds:
         check_intervals(intervals, fasta)
     if sequence_length is None:

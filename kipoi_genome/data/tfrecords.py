@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
-from kipoi_genome.data.intervals import Interval, binned_coverage, check_intervals, iter_bed, read_bed
+from kipoi_genome.data.intervals import as_intervals, binned_coverage, check_intervals, iter_bed
 from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.data.transforms import one_hot_encode
 
@@ -331,17 +331,6 @@ def serialize_example(one_hot, target):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def _as_interval_list(intervals):
-    if isinstance(intervals, (str, os.PathLike)):
-        return read_bed(intervals)
-    intervals = list(intervals)
-    if not intervals:
-        raise ValueError("`intervals` is empty")
-    if not all(isinstance(iv, Interval) for iv in intervals):
-        raise ValueError("`intervals` must be a BED path or a list of Interval")
-    return intervals
-
-
 def write_tfrecords(
     data_dir,
     fasta,
@@ -368,7 +357,7 @@ def write_tfrecords(
     Args:
         data_dir: str. Output folder (``statistics.json``, ``tfrecords/``).
         fasta: str or FastaExtractor.
-        intervals: BED path or list of Interval.
+        intervals: BED path, or Interval or ``(chrom, start, end[, strand])`` items.
         targets: a target source, e.g. `BigWigTargets` or `BedTargets`
             (any callable ``(chrom, start, end, pool_width) -> (bins, C)``
             with a ``num_targets`` attribute).
@@ -390,7 +379,7 @@ def write_tfrecords(
     """
     if not isinstance(fasta, FastaExtractor):
         fasta = FastaExtractor(fasta)
-    intervals = _as_interval_list(intervals)
+    intervals = as_intervals(intervals)
     check_intervals(intervals, fasta)
     if sequence_length is None:
         sequence_length = intervals[0].width
