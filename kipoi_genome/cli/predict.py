@@ -126,7 +126,9 @@ def run(args):
         return _run_sequences(args)
     beam_options.check_beam_arguments(args)
     if args.tile_genome and args.bed:
-        raise ValueError(f"--tile-genome predicts whole contigs instead of --bed regions. Received also: --bed {args.bed}")
+        raise ValueError(
+            f"--tile-genome predicts whole contigs instead of --bed regions. Received also: --bed {args.bed}"
+        )
     fasta = FastaExtractor(args.fasta or _example("chr20_44080000_44220000.fa"))
     intervals = [] if args.tile_genome else read_bed(args.bed or _example("example_regions.bed"))
     check_intervals(intervals, fasta)
