@@ -124,6 +124,8 @@ def test_wrong_models_are_rejected_by_every_command(tmp_path, capfd, models, inp
          f"predict --output-embeddings {ENFORMER_ONLY}"),
         (["predict", "--model", seq100, "--format", "bigwig", "--output", out], plain,
          f"predict --format bigwig {ENFORMER_ONLY}"),
+        (["predict", "--model", seq100, "--tile-genome", "--output", out + ".tsv"], plain,
+         f"predict --tile-genome {ENFORMER_ONLY}"),
         (["predict", "--model", "logo_5mer_chr20_mlm", "--sequences", inputs["seqs.tsv"]], masked_lm,
          "predict --sequences runs Enformer"),
         (["export-hub", "--model", "logo_5mer_chr20_mlm", "--output", out], masked_lm, "export-hub runs Enformer",

@@ -54,6 +54,7 @@ ACCEPTS = {
     "predict --sequences": (ENFORMER, LOGO_CLASSIFIER, ONE_HOT),
     "predict --output-embeddings": (ENFORMER,),
     "predict --format bigwig": (ENFORMER,),
+    "predict --tile-genome": (ENFORMER,),
     "predict-genes": (ENFORMER,),
     "score-variants": (ENFORMER, LOGO_MASKED_LM, LOGO_PRIORITIZER, ONE_HOT),
     "score-variants --genes": (ENFORMER,),

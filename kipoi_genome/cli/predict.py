@@ -141,12 +141,13 @@ def run(args):
     model = load_model(
         args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress
     ) if needs_model else None
+    command = ("predict --output-embeddings" if args.output_embeddings
+               else "predict --format bigwig" if output_format == "bigwig"
+               else "predict --tile-genome" if args.tile_genome else "predict")
+    info = require_model(inspect_model(args.model) if model is None else model, command, args.model)
     tiling = None
     if args.tile_genome:
         tiling, intervals = _genome_tiles(args, model, fasta)
-    command = ("predict --output-embeddings" if args.output_embeddings
-               else "predict --format bigwig" if output_format == "bigwig" else "predict")
-    info = require_model(inspect_model(args.model) if model is None else model, command, args.model)
     require_region_widths(info, intervals)
     if args.output_embeddings:
         _write_embeddings(args, model, fasta, intervals)
