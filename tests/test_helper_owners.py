@@ -268,7 +268,7 @@ def test_binned_coverage_against_bases_by_hand():
 
 def test_bed_targets_and_genome_tracks_bin_a_bed_alike(tmp_path):
     from kipoi_genome.data import BedTargets
-    from kipoi_genome.training.genome_data import GenomeTracks
+    from kipoi_genome.data.genome_tracks import GenomeTracks
 
     (sequence,) = _random_sequences(1, 400, seed=10, letters="ACGT")
     fasta = tmp_path / "toy.fa"

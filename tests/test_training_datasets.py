@@ -72,9 +72,9 @@ def test_training_batches_depend_only_on_seed_and_index(chr20):
 
 
 def test_long_range_examples_put_motif_elements_30_to_60_kb_from_centre(chr20):
-    from kipoi_genome.training import longrange_data
+    from kipoi_genome.data.longrange_examples import LongRangeExamples
 
-    task = longrange_data.LongRangeTask(
+    task = LongRangeExamples(
         str(chr20 / "reference" / "GRCh37_chr20.fa.gz"), "chr20", (42_000_000, 47_000_000), sequence_length=131072
     )
     x, y, copies = task.examples(np.random.default_rng(0), task.train_starts, 8)

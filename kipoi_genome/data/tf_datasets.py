@@ -196,6 +196,42 @@ def _finish(dataset, batch_size, drop_remainder, input_context, deterministic, p
     return dataset.with_options(_dataset_options(deterministic, input_context is not None))
 
 
+def numpy_batches(make_batch, start_batch, stop, shapes, augment=None, augment_key=0, pool_width=1):
+    """A tf.data pipeline of whole batches made by a NumPy function of the batch index.
+
+    Batch ``i`` is ``make_batch(i)``, for ``i`` in ``[start_batch, stop)``;
+    when `make_batch` is a pure function of ``i`` (e.g. it seeds its random
+    generator with ``i``), a pipeline started at ``start_batch = k`` yields
+    exactly the batches ``k, k + 1, ...`` of one started at 0, which is how
+    resumed training runs continue where they stopped.
+
+    Args:
+        make_batch: callable ``int -> (x, y)`` of float32 arrays.
+        start_batch: int. Index of the first batch.
+        stop: int. One past the last index.
+        shapes: pair of static shapes ``((B, L, 4), (B, T, C))`` of x and y.
+        augment: dict of `augment_batch` options (``max_shift``,
+            ``reverse_complement_prob``), or None for no augmentation.
+        augment_key: int. Batch ``i`` is augmented with the stateless seed
+            ``(augment_key, i)``, so it too depends only on the key and ``i``.
+        pool_width: int. Bin width of y in bp (see `augment_batch`).
+
+    Returns:
+        tf.data.Dataset of ``(x, y)`` float32 batches.
+    """
+
+    def read(index):
+        x, y = tf.numpy_function(make_batch, [index], (tf.float32, tf.float32), stateful=False)
+        x.set_shape(shapes[0])
+        y.set_shape(shapes[1])
+        if augment:
+            seed = tf.stack([tf.constant(int(augment_key), tf.int64), index])
+            x, y = augment_batch(x, y, seed, pool_width, **augment)
+        return x, y
+
+    return tf.data.Dataset.range(start_batch, stop).map(read)
+
+
 def _with_seeds(dataset, seed):
     """Zips each element with a (2,) int64 stateless seed that changes every epoch."""
     randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)

@@ -1,14 +1,10 @@
-"""Real-DNA track datasets: one chromosome, annotation-derived tracks at 128 bp.
+"""Real-DNA track streams (`source: genome`): one chromosome, annotation-derived tracks at 128 bp.
 
-Tracks are computed once for the whole chromosome, per bin of `bin_size` bp:
-
-- `cpg_island`: fraction of the bin covered by CpG islands (BED);
-- `tss_density`: number of TSS (BED, both strands) within +-`tss_window` bp
-  of the bin centre;
-- `gc`: G+C fraction of the bin's sequence.
-
-All three are strand-symmetric, so reverse-complement augmentation (which
-reverses the bins) keeps them valid. A held-out region provides evaluation:
+The chromosome and its tracks (`cpg_island`, `tss_density`, `gc`) are read
+and binned once by `kipoi_genome.data.genome_tracks.GenomeTracks`; this
+module only turns them into the trainer's seeded streams. All three tracks
+are strand-symmetric, so reverse-complement augmentation (which reverses the
+bins) keeps them valid. A held-out region provides evaluation:
 no training window's INPUT overlaps it, and evaluation windows tile it so
 that their target bins cover it once. Windows with more than
 `max_n_fraction` N are skipped.
@@ -38,127 +34,15 @@ stream, i))`, so resumed runs see the same batches as uninterrupted ones.
 """
 
 import functools
-import os
 
 import numpy as np
-import tensorflow as tf
 
-from kipoi_genome.data import FastaExtractor, iter_bed, parse_region
-from kipoi_genome.data.intervals import binned_coverage
-from kipoi_genome.data.tf_datasets import augment_batch
-from kipoi_genome.training.task import DataStream
+from kipoi_genome.data import parse_region
+from kipoi_genome.data.genome_tracks import GENOME_TRACKS, GenomeTracks
+from kipoi_genome.data.tf_datasets import numpy_batches
+from kipoi_genome.training.task import DataStream, require_data_file
 
-__all__ = ["GENOME_TRACKS", "GenomeTracks", "build_streams"]
-
-GENOME_TRACKS = ("cpg_island", "tss_density", "gc")
-
-
-def _existing(path, key):
-    if not path or not os.path.isfile(path):
-        raise FileNotFoundError(f"`data.{key}` file not found: {path!r} (relative paths are from {os.getcwd()})")
-    return path
-
-
-class GenomeTracks:
-    """Sequence and binned annotation tracks of one chromosome, in memory.
-
-    Args:
-        fasta: str. FASTA file (bgzip allowed) holding `chrom`.
-        chrom: str. Contig name.
-        tracks: sequence of str from `GENOME_TRACKS`.
-        cpg_islands: str or None. CpG-island BED (needed for `cpg_island`).
-        tss: str or None. TSS BED (needed for `tss_density`).
-        bin_size: int. Bin width in bp. Defaults to 128.
-        tss_window: int. Half-width in bp of the TSS count window.
-    """
-
-    def __init__(self, fasta, chrom, tracks, cpg_islands=None, tss=None, bin_size=128, tss_window=1000):
-        unknown = [t for t in tracks if t not in GENOME_TRACKS]
-        if unknown or not tracks:
-            raise ValueError(
-                f"`tracks` must be a non-empty list from {GENOME_TRACKS}. Received: tracks={list(tracks)}"
-            )
-        self.fasta = FastaExtractor(_existing(fasta, "fasta"), uppercase=True, in_memory=True)
-        self.chrom = chrom
-        self.tracks = list(tracks)
-        self.bin_size = int(bin_size)
-        self.length = self.fasta.chromosome_length(chrom)
-        num_bins = self.length // self.bin_size
-        codes = np.frombuffer(self.fasta.extract_bytes(chrom, 0, num_bins * self.bin_size), np.uint8)
-        codes = codes.reshape(num_bins, self.bin_size)
-        self.n_per_bin = (codes == ord("N")).sum(1).astype(np.int32)
-        columns = []
-        for track in self.tracks:
-            if track == "gc":
-                gc = ((codes == ord("G")) | (codes == ord("C"))).sum(1)
-                columns.append(gc / float(self.bin_size))
-            elif track == "cpg_island":
-                columns.append(self._coverage(_existing(cpg_islands, "cpg_islands"), num_bins))
-            else:
-                columns.append(self._tss_density(_existing(tss, "tss"), num_bins, tss_window))
-        self.values = np.stack(columns, axis=-1).astype(np.float32)  # (num_bins, C)
-
-    def _coverage(self, path, num_bins):
-        pairs = np.array([(i.start, i.end) for i in iter_bed(path) if i.chrom == self.chrom], np.int64).reshape(-1, 2)
-        covered = binned_coverage(pairs[:, 0], pairs[:, 1], 0, num_bins * self.bin_size, self.bin_size)
-        return covered / float(self.bin_size)
-
-    def _tss_density(self, path, num_bins, window):
-        positions = np.array(
-            sorted(i.start for i in iter_bed(path) if i.chrom == self.chrom), dtype=np.int64
-        )
-        centres = np.arange(num_bins) * self.bin_size + self.bin_size // 2
-        hi = np.searchsorted(positions, centres + window, side="right")
-        lo = np.searchsorted(positions, centres - window, side="left")
-        return (hi - lo).astype(np.float64)
-
-    def valid_starts(self, sequence_length, max_n_fraction, exclude=None):
-        """Bin-aligned window starts with few N, optionally avoiding a region.
-
-        Args:
-            sequence_length: int. Window length (a multiple of `bin_size`).
-            max_n_fraction: float. Largest allowed fraction of N.
-            exclude: optional `(start, end)`; windows overlapping it are dropped.
-
-        Returns:
-            int64 array of starts in bp.
-        """
-        bins = sequence_length // self.bin_size
-        n_cumsum = np.concatenate([[0], np.cumsum(self.n_per_bin)])
-        first_bins = np.arange(0, len(self.n_per_bin) - bins + 1)
-        n_count = n_cumsum[first_bins + bins] - n_cumsum[first_bins]
-        keep = n_count <= max_n_fraction * sequence_length
-        starts = first_bins * self.bin_size
-        if exclude is not None:
-            keep &= (starts + sequence_length <= exclude[0]) | (starts >= exclude[1])
-        return starts[keep].astype(np.int64)
-
-    def batch(self, starts, sequence_length, target_length):
-        """One-hot windows and their central target bins.
-
-        Args:
-            starts: int array `(B,)`, bin-aligned window starts.
-            sequence_length: int. L.
-            target_length: int. T central bins.
-
-        Returns:
-            `(one_hot (B, L, 4) float32, targets (B, T, C) float32)`.
-        """
-        one_hot = self.fasta.extract_one_hot_batch(self.chrom, starts.tolist(), sequence_length)
-        crop = (sequence_length // self.bin_size - target_length) // 2
-        first = starts // self.bin_size + crop
-        index = first[:, None] + np.arange(target_length)[None, :]
-        return one_hot.astype(np.float32), self.values[index]
-
-
-def _numpy_batches(make_batch, start_batch, stop, batch_size, sequence_length, target_length, num_tracks):
-    def wrapped(index):
-        x, y = tf.numpy_function(make_batch, [index], (tf.float32, tf.float32), stateful=False)
-        x.set_shape([batch_size, sequence_length, 4])
-        y.set_shape([batch_size, target_length, num_tracks])
-        return x, y
-
-    return tf.data.Dataset.range(start_batch, stop).map(wrapped)
+__all__ = ["build_streams"]
 
 
 def training_dataset(global_batch_size, seed, start_batch, genome, starts, sequence_length, target_length, stream_id=0, augment=None):
@@ -169,24 +53,15 @@ def training_dataset(global_batch_size, seed, start_batch, genome, starts, seque
         chosen = starts[rng.integers(0, len(starts), size=global_batch_size)]
         return genome.batch(chosen, sequence_length, target_length)
 
-    dataset = _numpy_batches(
-        make, start_batch, np.iinfo(np.int64).max, global_batch_size, sequence_length, target_length,
-        len(genome.tracks),
+    dataset = numpy_batches(
+        make, start_batch, np.iinfo(np.int64).max, _shapes(genome, global_batch_size, sequence_length, target_length),
+        augment=augment, augment_key=int(seed) * 7919 + int(stream_id), pool_width=genome.bin_size,
     )
-    if augment:
-        dataset = _augment(dataset, seed, stream_id, start_batch, augment, genome.bin_size)
     return dataset.prefetch(2)
 
 
-def _augment(dataset, seed, stream_id, start_batch, augment, bin_size):
-    indices = tf.data.Dataset.range(start_batch, np.iinfo(np.int64).max)
-    keyed = tf.data.Dataset.zip((indices, dataset))
-    return keyed.map(
-        lambda i, batch: augment_batch(
-            batch[0], batch[1], tf.stack([tf.constant(int(seed) * 7919 + int(stream_id), tf.int64), i]), bin_size,
-            **augment,
-        )
-    )
+def _shapes(genome, batch_size, sequence_length, target_length):
+    return (batch_size, sequence_length, 4), (batch_size, target_length, len(genome.tracks))
 
 
 def evaluation_windows(genome, region, sequence_length, target_length, max_n_fraction):
@@ -211,9 +86,8 @@ def evaluation_dataset(global_batch_size, seed, start_batch, genome, starts, seq
         chosen = starts[int(index) * global_batch_size : (int(index) + 1) * global_batch_size]
         return genome.batch(chosen, sequence_length, target_length)
 
-    return _numpy_batches(
-        make, start_batch, total, global_batch_size, sequence_length, target_length, len(genome.tracks)
-    ).prefetch(2)
+    shapes = _shapes(genome, global_batch_size, sequence_length, target_length)
+    return numpy_batches(make, start_batch, total, shapes).prefetch(2)
 
 
 @functools.lru_cache(maxsize=2)
@@ -242,6 +116,10 @@ def build_streams(data):
     bin_size = int(data.get("bin_size", 128))
     tracks = tuple(data.get("tracks", GENOME_TRACKS))
     chrom = data.get("chrom", "chr20")
+    require_data_file(data.get("fasta"), "fasta")
+    for track, key in (("cpg_island", "cpg_islands"), ("tss_density", "tss")):
+        if track in tracks:
+            require_data_file(data.get(key), key)
     genome = _load_genome(
         data.get("fasta"), chrom, tracks, data.get("cpg_islands"), data.get("tss"), bin_size,
         int(data.get("tss_window", 1000)),

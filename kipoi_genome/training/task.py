@@ -24,9 +24,10 @@ builder directly.
 
 import dataclasses
 import importlib
+import os
 from typing import Callable, Mapping, Optional
 
-__all__ = ["DataStream", "Task", "register_task", "get_task_builder", "registered_tasks"]
+__all__ = ["DataStream", "Task", "register_task", "get_task_builder", "registered_tasks", "require_data_file"]
 
 _REGISTRY = {}
 
@@ -150,3 +151,21 @@ def get_task_builder(name):
         f"Unknown task. Registered: {registered_tasks()}; or use 'package.module:function'. "
         f"Received: task={name!r}"
     )
+
+
+def require_data_file(path, key):
+    """Checks that the file a `data.<key>` config entry names exists.
+
+    Args:
+        path: str or None. The configured path (relative to the working directory).
+        key: str. The key under `data:`, for the message.
+
+    Returns:
+        `path`.
+
+    Raises:
+        FileNotFoundError: naming the key, the path and the working directory.
+    """
+    if not path or not os.path.isfile(path):
+        raise FileNotFoundError(f"`data.{key}` file not found: {path!r} (relative paths are from {os.getcwd()})")
+    return path
