@@ -8,13 +8,18 @@ def add_parser(subparsers):
         "export-kipoi",
         help="write a Kipoi model directory (model.yaml, dataloader.yaml, examples)",
         description=(
-            "Write a Kipoi model directory for a one-hot DNA model (Enformer): model.yaml "
-            "with schema, info and dependencies, a BED + FASTA dataloader, two-line shims "
-            "naming kipoi-genome classes, and tiny example files. The result passes "
-            "`kipoi test DIR --source dir` and runs with `kipoi predict DIR --source dir`."
+            "Write a Kipoi model directory for a one-hot DNA model (Enformer, or a Keras model "
+            "with one [B, L, 4] input): model.yaml with schema, info and dependencies, a BED + "
+            "FASTA dataloader, two-line shims naming kipoi-genome classes, tiny example files "
+            "and a copy of a .keras --model, named relative to the directory (it can be moved "
+            "or shared as it is). The result passes `kipoi test DIR --source dir` and runs with "
+            "`kipoi predict DIR --source dir`. LOGO models take k-mer tokens: their Kipoi models "
+            "are model_defs/LOGO_promoter and model_defs/LOGO_variant_effect in the repository."
         ),
     )
-    parser.add_argument("--model", required=True, help="preset name with shipped weights, or .keras file")
+    parser.add_argument(
+        "--model", required=True, help="preset name with shipped weights, or .keras file (copied into --output unless --weights-url)"
+    )
     parser.add_argument("--output", required=True, help="output directory")
     parser.add_argument(
         "--weights-url",
