@@ -11,13 +11,11 @@ import pytest
 
 from kipoi_genome.models import LogoMaskedLM, LogoPromoterClassifier
 from kipoi_genome.tokenizers import KmerTokenizer
-from kipoi_genome.training.logo_pretraining import (
-    MarkovBaseline,
-    evaluate_masked_lm,
-    heldout_masked_set,
-    read_contig,
-)
-from kipoi_genome.training.promoter_dataset import binary_metrics, build_promoter_dataset, read_tss_bed
+from kipoi_genome.data.genome_windows import read_contig
+from kipoi_genome.data.promoters import build_promoter_dataset, read_tss_bed
+from kipoi_genome.training.baselines import MarkovBaseline
+from kipoi_genome.training.logo_tasks import heldout_masked_set
+from kipoi_genome.training.metrics import binary_metrics, evaluate_masked_lm
 
 HOLDOUT = 10_000_000  # the preset never saw the last 10 Mb of chr20
 

@@ -1,4 +1,4 @@
-"""LOGO pre-training: random windows, masked tf.data, a tiny run, resume, Markov baseline."""
+"""LOGO pre-training: random windows, masked tf.data, a tiny run on the trainer, resume, Markov baseline."""
 
 import json
 
@@ -7,16 +7,10 @@ import pytest
 
 from kipoi_genome.cli.main import main
 from kipoi_genome.tokenizers import MASK_ID, KmerTokenizer
-from kipoi_genome.training.logo_pretraining import (
-    MarkovBaseline,
-    PretrainConfig,
-    RandomWindows,
-    heldout_masked_set,
-    parse_region,
-    pretrain,
-    pretraining_dataset,
-    read_contig,
-)
+from kipoi_genome.data.genome_windows import RandomWindows, read_contig
+from kipoi_genome.data.intervals import Interval, parse_region
+from kipoi_genome.training.baselines import MarkovBaseline
+from kipoi_genome.training.logo_tasks import PretrainConfig, heldout_masked_set, pretrain, pretraining_dataset
 
 
 @pytest.fixture()
@@ -42,7 +36,7 @@ def test_read_contig_and_region(fasta):
     path, sequence = fasta
     read, name = read_contig(path)
     assert name == "chrT" and read == sequence
-    assert parse_region("chrT:0-1,000") == ("chrT", 0, 1000)
+    assert parse_region("chrT:1-1,000") == Interval("chrT", 0, 1000)  # 1-based inclusive, as samtools
     with pytest.raises(ValueError, match="Received"):
         parse_region("chrT:5-1")
 

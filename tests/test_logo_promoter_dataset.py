@@ -4,15 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kipoi_genome.training.promoter_dataset import (
-    KmerLogisticRegression,
-    average_precision,
-    auroc,
-    binary_metrics,
-    build_promoter_dataset,
-    check_promoter_dataset,
-    gc_fraction,
-)
+from kipoi_genome.data.promoters import build_promoter_dataset, check_promoter_dataset, gc_fraction
+from kipoi_genome.training.baselines import KmerLogisticRegression
+from kipoi_genome.training.metrics import auroc, average_precision, binary_metrics
 
 MOTIF = "TATAAAAGGCGCGCCGCGG"
 

@@ -37,8 +37,8 @@ def test_logo_mlm_then_classifier_on_the_trainer(tmp_path, shared_dir):
             "data": {
                 "fasta": str(fasta),
                 "contig": contig,
-                "train_region": f"{contig}:0-1500000",
-                "eval_region": f"{contig}:1600000-2000000",
+                "train_region": f"{contig}:1-1500000",  # 1-based inclusive
+                "eval_region": f"{contig}:1600001-2000000",
                 "window_length": 204,
                 "eval_windows": 8,
             },

@@ -1,31 +1,40 @@
-"""`kipoi-genome pretrain logo`: masked-LM pre-training of LOGO on a FASTA."""
+"""`kipoi-genome pretrain`: LOGO masked-LM pre-training on a FASTA, and its held-out evaluation."""
 
+import argparse
 import json
+import sys
+
+from kipoi_genome.cli.train import STRATEGY_CHOICES
+from kipoi_genome.utils.atomic import atomic_output
+
+REGION_HELP = "chrom:start-end, 1-based inclusive as samtools"
 
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "pretrain",
-        help="pre-train a language model on a FASTA (LOGO masked LM)",
-        description="Pre-train a language model on a reference FASTA.",
+        help="pre-train a language model on a FASTA (LOGO masked LM), evaluate it against Markov chains",
+        description="Pre-train a language model on a reference FASTA, or evaluate one on held-out DNA.",
     )
     models = parser.add_subparsers(dest="model", metavar="MODEL", required=True)
     logo = models.add_parser(
         "logo",
-        help="LOGO masked LM (k-mer ALBERT)",
+        help="LOGO masked LM (k-mer ALBERT) on the generic trainer",
         description=(
             "Masked-LM pre-training of LOGO on random windows of one FASTA contig (both strands, "
-            "windows with too many N skipped, dynamic 15% masking, loss on masked tokens only). "
-            "Checkpoints under OUTPUT/checkpoints; rerunning with the same OUTPUT resumes. "
-            "Writes OUTPUT/masked_lm.weights.h5, log.csv and result.json (held-out masked-token "
-            "accuracy). Runs under the default tf.distribute strategy, or --strategy."
+            "windows with too many N skipped, dynamic 15%% masking, loss on masked tokens only), run "
+            "by the generic trainer (task logo_mlm, docs/training.md): AdamW, linear warm-up then "
+            "cosine decay, checkpoints under OUTPUT/checkpoints; rerunning with the same OUTPUT resumes. "
+            "Writes OUTPUT/masked_lm.keras (for finetune and every command), masked_lm.weights.h5, "
+            "model_config.json, train_log.jsonl, log.csv and result.json (held-out masked-token "
+            "accuracy among the ACGT k-mers and perplexity). Runs under any tf.distribute strategy."
         ),
     )
-    logo.add_argument("--fasta", required=True, help="FASTA (plain, gzip or bgzip)")
+    logo.add_argument("--fasta", required=True, help="FASTA (plain or bgzip; indexed on first use)")
     logo.add_argument("--output", required=True, help="output folder (created; resumed if present)")
     logo.add_argument("--contig", default=None, help="contig to use (default: the first)")
-    logo.add_argument("--train-region", default=None, help="e.g. chr20:0-53025520 (0-based)")
-    logo.add_argument("--eval-region", default=None, help="held-out region, e.g. chr20:53025520-63025520")
+    logo.add_argument("--train-region", default=None, help=f"training region, {REGION_HELP}, e.g. chr20:1-53025520")
+    logo.add_argument("--eval-region", default=None, help=f"held-out region, e.g. chr20:53025521-63025520")
     logo.add_argument(
         "--holdout", type=int, default=10_000_000,
         help="without --train-region/--eval-region: hold out the last N bp (default 10,000,000)",
@@ -40,46 +49,59 @@ def add_parser(subparsers):
     logo.add_argument("--checkpoint-every", type=int, default=200)
     logo.add_argument("--eval-every", type=int, default=0, help="held-out evaluation period (0: at the end)")
     logo.add_argument("--eval-windows", type=int, default=256)
-    logo.add_argument("--max-minutes", type=float, default=0.0, help="stop and checkpoint after this time (0: none)")
+    logo.add_argument("--max-minutes", type=float, default=0.0,
+                      help="stop, checkpoint, evaluate and save after this time (0: none); rerun to continue")
     logo.add_argument("--seed", type=int, default=0)
     logo.add_argument(
         "--backbone", default="{}",
         help='JSON of LogoBackbone overrides, e.g. \'{"hidden_dim": 128}\'',
     )
-    logo.add_argument(
-        "--strategy", default="default",
-        help="tf.distribute strategy: default | mirrored | multiworker | tpu",
-    )
+    logo.add_argument("--strategy", choices=STRATEGY_CHOICES, default="default", help="tf.distribute strategy")
     logo.add_argument(
         "--mixed-precision", action="store_true",
         help="bfloat16 compute with float32 weights (AVX-512 BF16 CPUs, GPUs, TPUs)",
     )
-    logo.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
-    logo.add_argument("--no-progress", action="store_true", help="no progress bar")
+    logo.add_argument("--no-progress", action="store_true", help="log the loss every --steps/10 steps only")
     logo.set_defaults(func=run)
+
+    evaluate = models.add_parser(
+        "logo-evaluate",
+        help="held-out masked-token accuracy of a LOGO masked LM vs Markov chains",
+        description=(
+            "Held-out masked-token accuracy (docs/logo.md, table 1): the masked LM, the same "
+            "architecture with random weights, and Markov chains over bases (order k and the order "
+            "chosen on a validation slice at the end of the training region) on the same masked "
+            "windows of the contig's last --holdout bp. Prints the results as JSON."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument("--fasta", required=True)
+    evaluate.add_argument("--model", default=None, metavar="PRESET_OR_KERAS",
+                          help="masked LM: preset (logo_5mer_chr20_mlm) or .keras (OUTPUT/masked_lm.keras)")
+    evaluate.add_argument("--weights", default=None, help="masked_lm.weights.h5 (with --model-config; instead of --model)")
+    evaluate.add_argument("--model-config", default=None, help="model_config.json (LogoBackbone config)")
+    evaluate.add_argument("--contig", default=None)
+    evaluate.add_argument("--holdout", type=int, default=10_000_000)
+    evaluate.add_argument("--windows", type=int, default=512)
+    evaluate.add_argument("--window-length", type=int, default=1004)
+    evaluate.add_argument("--max-order", type=int, default=10, help="Markov orders 0..N tried (default 10)")
+    evaluate.add_argument("--validation-length", type=int, default=5_000_000,
+                          help="bp at the end of the training region that choose the Markov order (default 5,000,000)")
+    evaluate.add_argument("--output", default=None, help="JSON file for the results")
+    evaluate.set_defaults(func=run_evaluate)
     return parser
 
 
-def _strategy(name):
-    import tensorflow as tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"Unknown strategy. Received: --strategy={name!r}")
-
-
 def run(args):
-    from kipoi_genome.training.logo_pretraining import PretrainConfig, pretrain
+    from kipoi_genome.training.distribute import make_strategy
+    from kipoi_genome.training.logo_tasks import PretrainConfig, pretrain
 
+    try:
+        backbone = json.loads(args.backbone)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--backbone is not JSON ({error.msg}). Received: {args.backbone!r}") from None
+    if not isinstance(backbone, dict):
+        raise ValueError(f"--backbone must be a JSON object. Received: {args.backbone!r}")
     config = PretrainConfig(
         fasta=args.fasta,
         output=args.output,
@@ -99,11 +121,54 @@ def run(args):
         eval_windows=args.eval_windows,
         seed=args.seed,
         max_minutes=args.max_minutes,
-        backbone=json.loads(args.backbone),
+        backbone=backbone,
         mixed_precision=args.mixed_precision,
-        jit_compile=args.jit_compile,
         progress=not args.no_progress,
     )
-    result = pretrain(config, strategy=_strategy(args.strategy))
+    result = pretrain(config, strategy=make_strategy(args.strategy))
     print(json.dumps(result["heldout"], indent=2))
+    return 0
+
+
+def _masked_lm(args):
+    from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM
+
+    if args.model and (args.weights or args.model_config):
+        raise ValueError("Give --model, or --weights with --model-config, not both.")
+    if args.model:
+        from kipoi_genome.models import load_model
+
+        model = load_model(args.model, progress=False)
+        if not isinstance(model, LogoMaskedLM):
+            raise ValueError(f"--model must be a LOGO masked LM. Received: {args.model} ({type(model).__name__})")
+        return model
+    if not (args.weights and args.model_config):
+        raise ValueError("Give --model, or both --weights and --model-config.")
+    with open(args.model_config) as handle:
+        try:
+            backbone_config = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{args.model_config}: line {error.lineno}: not JSON ({error.msg})") from None
+    model = LogoMaskedLM(LogoBackbone.from_config(backbone_config))
+    model.load_weights(args.weights)
+    return model
+
+
+def run_evaluate(args):
+    from kipoi_genome.data.genome_windows import read_contig
+    from kipoi_genome.training.baselines import compare_with_markov
+
+    model = _masked_lm(args)
+    sequence, contig = read_contig(args.fasta, args.contig)
+    if not 0 < args.holdout < len(sequence):
+        raise ValueError(f"--holdout must be inside contig {contig} of length {len(sequence)}. Received: {args.holdout}")
+    results = compare_with_markov(
+        sequence, contig, model, holdout=args.holdout, num_windows=args.windows, window_length=args.window_length,
+        orders=tuple(range(0, args.max_order + 1)), validation_length=args.validation_length, log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    text = json.dumps(results, indent=2)
+    if args.output:
+        with atomic_output(args.output, "w", suffix=".json") as handle:
+            handle.write(text + "\n")
+    print(text)
     return 0

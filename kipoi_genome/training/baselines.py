@@ -1,4 +1,12 @@
-"""Small track models for comparisons: convolution-only, and the same with attention.
+"""Baselines to compare trained models against.
+
+- Track models: `build_dilated_conv_model`, `build_conv_attention_model`.
+- LOGO masked LM: `MarkovBaseline` (order-o Markov chain predicting masked
+  k-mers from the same visible context), `select_markov_order`,
+  `compare_with_markov` (the held-out comparison of docs/logo.md, table 1).
+- Sequence classifiers: `KmerLogisticRegression` (k-mer frequencies).
+
+Small track models for comparisons: convolution-only, and the same with attention.
 
 `build_dilated_conv_model` is convolution-only; `build_conv_attention_model`
 adds content-based self-attention layers (Keras `MultiHeadAttention`, no
@@ -25,11 +33,24 @@ This model lives in `training/` because it exists to be compared against in
 training demonstrations; it is not a published architecture.
 """
 
+import itertools
 import math
 
 import keras
+import numpy as np
 
-__all__ = ["build_dilated_conv_model", "build_conv_attention_model", "receptive_field"]
+from kipoi_genome.data.transforms import reverse_complement
+from kipoi_genome.training.metrics import auroc
+
+__all__ = [
+    "KmerLogisticRegression",
+    "MarkovBaseline",
+    "build_conv_attention_model",
+    "build_dilated_conv_model",
+    "compare_with_markov",
+    "receptive_field",
+    "select_markov_order",
+]
 
 
 def _check(value, name, minimum=1):
@@ -214,3 +235,272 @@ def _build(
         for head, n in heads.items()
     }
     return keras.Model(inputs, outputs, name=name)
+
+
+# ----------------------------------------------------------------------------
+# LOGO masked LM: Markov chains over bases
+# ----------------------------------------------------------------------------
+
+
+class MarkovBaseline:
+    """Order-o Markov chain on bases (both strands), predicting masked k-mers.
+
+    A masked k-mer `c` is predicted as `argmax_c P(L c R)` under the chain,
+    where `L` and `R` are the visible bases directly left and right of it
+    (at most `order` each, stopping at masked tokens and at bases outside
+    the frame's tokens, i.e. exactly what the masked LM can see). Conditional
+    probabilities use add-`alpha` smoothing; contexts shorter than `order`
+    (at the edges) use the lower-order tables.
+
+    Args:
+        order: int >= 0.
+        alpha: float. Pseudo-count. Defaults to 0.5.
+    """
+
+    def __init__(self, order, alpha=0.5):
+        if order < 0:
+            raise ValueError(f"`order` must be >= 0. Received: order={order}")
+        self.order = order
+        self.alpha = alpha
+        self.log_probs = None
+
+    def fit(self, sequence, start=0, end=None):
+        """Counts (l+1)-mers, l = 0..order, on both strands of `sequence[start:end]`.
+
+        Only N-free runs are counted. Both strands, because the masked LM is
+        trained and evaluated on both.
+        """
+        codes = _base_codes(sequence[start:end])
+        counts = [np.zeros(4 ** (l + 1), np.int64) for l in range(self.order + 1)]
+        for run in _acgt_runs(codes):
+            for strand in (run, 3 - run[::-1]):  # A0 C1 G2 T3: complement = 3 - code
+                for l in range(self.order + 1):
+                    if len(strand) > l:
+                        counts[l] += np.bincount(_rolling_codes(strand, l + 1), minlength=4 ** (l + 1))
+        self.log_probs = []
+        for l, c in enumerate(counts):
+            table = c.reshape(4**l, 4).astype(np.float64) + self.alpha
+            self.log_probs.append(np.log(table / table.sum(axis=1, keepdims=True)))
+        return self
+
+    def predict_masked(self, masked_set, k):
+        """Predicted k-mer (as `[M, k]` base codes) and true k-mers for every selected slot."""
+        candidates = np.array(list(itertools.product(range(4), repeat=k)))  # [C, k], ACGT order
+        predictions, truths = [], []
+        for row, (window, frame) in enumerate(zip(masked_set.windows, masked_set.frames)):
+            codes = _base_codes(window)
+            m = masked_set.token_ids.shape[1]
+            visible = np.zeros(len(codes), bool)
+            masked_slots = masked_set.features["mask_positions"][row][masked_set.weights[row] > 0]
+            masked_tokens = set(masked_slots.tolist())
+            for j in range(m):
+                if j not in masked_tokens:
+                    visible[frame + j * k : frame + (j + 1) * k] = True
+            for j in masked_slots:
+                begin = frame + j * k
+                left = _visible_run(visible, begin - 1, -1, self.order)
+                right = _visible_run(visible, begin + k, 1, self.order)
+                left_codes = codes[begin - left : begin]
+                right_codes = codes[begin + k : begin + k + right]
+                scores = self._score(left_codes, candidates, right_codes)
+                predictions.append(candidates[np.argmax(scores)])
+                truths.append(codes[begin : begin + k])
+        return np.array(predictions), np.array(truths)
+
+    def accuracy(self, masked_set, k):
+        predictions, truths = self.predict_masked(masked_set, k)
+        return float(np.mean(np.all(predictions == truths, axis=1)))
+
+    def _score(self, left, candidates, right):
+        count = len(candidates)
+        full = np.concatenate(
+            [np.broadcast_to(left, (count, len(left))), candidates, np.broadcast_to(right, (count, len(right)))],
+            axis=1,
+        )
+        score = np.zeros(count)
+        for t in range(len(left), full.shape[1]):
+            l = min(self.order, t)
+            context = np.zeros(count, np.int64)
+            for base in range(t - l, t):
+                context = context * 4 + full[:, base]
+            score += self.log_probs[l][context, full[:, t]]
+        return score
+
+
+_ACGT_CODES = np.full(256, 4, np.int64)
+for _i, _b in enumerate("ACGT"):
+    _ACGT_CODES[ord(_b)] = _i
+
+
+def _base_codes(sequence):
+    """A 0, C 1, G 2, T 3, anything else 4."""
+    return _ACGT_CODES[np.frombuffer(sequence.encode("ascii"), np.uint8)]
+
+
+def _acgt_runs(codes):
+    bad = np.flatnonzero(codes == 4)
+    edges = np.concatenate([[-1], bad, [len(codes)]])
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b - a - 1 > 0:
+            yield codes[a + 1 : b]
+
+
+def _rolling_codes(run, width):
+    value = np.zeros(len(run) - width + 1, np.int64)
+    for i in range(width):
+        value = value * 4 + run[i : len(run) - width + 1 + i]
+    return value
+
+
+def _visible_run(visible, position, step, limit):
+    length = 0
+    while length < limit and 0 <= position < len(visible) and visible[position]:
+        length += 1
+        position += step
+    return length
+
+
+def select_markov_order(sequence, train_start, train_end, tokenizer, orders, validation_length=5_000_000, num_windows=256, window_length=1004, seed=99):
+    """Chooses the Markov order on a validation slice at the end of the training region.
+
+    Counts come from `[train_start, train_end - validation_length)` and the
+    accuracy is measured on masked windows of the last `validation_length`
+    bp of the training region; the held-out region is not used.
+
+    Returns:
+        (best_order, {order: validation accuracy}).
+    """
+    split = train_end - validation_length
+    from kipoi_genome.training.logo_tasks import heldout_masked_set
+
+    validation = heldout_masked_set(sequence, split, train_end, tokenizer, num_windows, window_length, seed=seed)
+    scores = {}
+    for order in orders:
+        scores[order] = MarkovBaseline(order).fit(sequence, train_start, split).accuracy(validation, tokenizer.k)
+    return max(scores, key=scores.get), scores
+
+
+def compare_with_markov(sequence, contig, masked_lm, holdout=10_000_000, num_windows=512, window_length=1004,
+                        orders=tuple(range(0, 11)), seed=1234, validation_length=5_000_000, log=print):
+    """Held-out masked-token accuracy: a LOGO masked LM, the same at random init, Markov chains.
+
+    All models see the same masked windows of the last `holdout` bp (every
+    selected token -> [MASK]) and predict among the `4**k` ACGT k-mers.
+    Markov chains are fitted on the training region (both strands): order k
+    (the token length) and the order chosen on a validation slice.
+
+    Args:
+        sequence: str. The contig (`data.genome_windows.read_contig`).
+        contig: str. Its name.
+        masked_lm: `LogoMaskedLM` with the weights to evaluate.
+        holdout: int. Held-out length at the contig's end.
+        num_windows, window_length, seed: the held-out masked set.
+        orders: Markov orders tried on the validation slice.
+        validation_length: int. The validation slice: the last bp of the
+            training region (counts come from the rest of it).
+        log: callable taking one line, or None.
+
+    Returns:
+        dict of results (docs/logo.md, table 1).
+    """
+    from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM
+    from kipoi_genome.tokenizers import KmerTokenizer
+    from kipoi_genome.training.logo_tasks import heldout_masked_set
+    from kipoi_genome.training.metrics import evaluate_masked_lm
+
+    log = log or (lambda line: None)
+    tokenizer = KmerTokenizer(k=masked_lm.backbone.k)
+    train_end = len(sequence) - holdout
+    if not 0 < validation_length < train_end:
+        raise ValueError(
+            f"`validation_length` must be inside the training region (the first {train_end} bp of {contig}). "
+            f"Received: validation_length={validation_length}, holdout={holdout}"
+        )
+    heldout = heldout_masked_set(sequence, train_end, len(sequence), tokenizer, num_windows, window_length, seed=seed)
+    results = {"num_masked": int(heldout.weights.sum()), "region": f"{contig}:{train_end + 1}-{len(sequence)}"}
+    results["logo_pretrained"] = evaluate_masked_lm(masked_lm, heldout, tokenizer)
+    log(f"pre-trained LOGO: {results['logo_pretrained']}")
+    keras.utils.set_random_seed(seed)
+    random_model = LogoMaskedLM(LogoBackbone.from_config(masked_lm.backbone.get_config()))
+    results["logo_random_init"] = evaluate_masked_lm(random_model, heldout, tokenizer)
+    best, validation = select_markov_order(
+        sequence, 0, train_end, tokenizer, orders, validation_length=validation_length, window_length=window_length
+    )
+    results["markov_validation_accuracy_by_order"] = validation
+    results["markov_best_order"] = best
+    for order in sorted({tokenizer.k, best}):
+        accuracy = MarkovBaseline(order).fit(sequence, 0, train_end).accuracy(heldout, tokenizer.k)
+        results[f"markov_order_{order}"] = {"accuracy": accuracy}
+        log(f"Markov order {order}: {accuracy:.4f}")
+    return results
+
+
+# ----------------------------------------------------------------------------
+# Sequence classifiers: k-mer logistic regression
+# ----------------------------------------------------------------------------
+
+
+class KmerLogisticRegression:
+    """L2 logistic regression on k-mer frequencies (both strands pooled).
+
+    Features: for each k in `ks`, the frequencies of the `4**k` k-mers of
+    the sequence plus its reverse complement, standardised with the
+    training mean and deviation. `C` (inverse regularisation) is chosen on
+    the validation split among `cs`.
+
+    Args:
+        ks: tuple of k-mer lengths. Defaults to (1, 2, 3, 4, 5).
+        cs: candidate inverse regularisation strengths.
+    """
+
+    def __init__(self, ks=(1, 2, 3, 4, 5), cs=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 1e-1, 1.0)):
+        self.ks = tuple(ks)
+        self.cs = tuple(cs)
+
+    def features(self, sequences):
+        blocks = []
+        for k in self.ks:
+            index = {"".join(p): i for i, p in enumerate(itertools.product("ACGT", repeat=k))}
+            block = np.zeros((len(sequences), 4**k))
+            for row, sequence in enumerate(sequences):
+                for strand in (sequence.upper(), reverse_complement(sequence.upper())):
+                    for i in range(len(strand) - k + 1):
+                        j = index.get(strand[i : i + k])
+                        if j is not None:
+                            block[row, j] += 1
+            blocks.append(block / np.maximum(block.sum(axis=1, keepdims=True), 1))
+        return np.concatenate(blocks, axis=1)
+
+    def _fit(self, x, y, c):
+        from scipy.optimize import minimize
+
+        def objective(w):
+            z = x @ w[:-1] + w[-1]
+            loss = np.sum(np.logaddexp(0, z) - y * z) + 0.5 / c * np.sum(w[:-1] ** 2)
+            p = 1 / (1 + np.exp(-z))
+            grad = np.r_[x.T @ (p - y) + w[:-1] / c, np.sum(p - y)]
+            return loss, grad
+
+        result = minimize(objective, np.zeros(x.shape[1] + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        return result.x
+
+    def fit(self, train_sequences, train_labels, valid_sequences, valid_labels):
+        x = self.features(train_sequences)
+        self.mean, self.scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+        x = (x - self.mean) / self.scale
+        xv = (self.features(valid_sequences) - self.mean) / self.scale
+        y = np.asarray(train_labels, np.float64)
+        self.validation = {}
+        best = None
+        for c in self.cs:
+            w = self._fit(x, y, c)
+            score = auroc(valid_labels, xv @ w[:-1] + w[-1])
+            self.validation[c] = score
+            if best is None or score > best[0]:
+                best = (score, c, w)
+        _, self.c, self.weights = best
+        return self
+
+    def predict_proba(self, sequences):
+        x = (self.features(sequences) - self.mean) / self.scale
+        return 1 / (1 + np.exp(-(x @ self.weights[:-1] + self.weights[-1])))

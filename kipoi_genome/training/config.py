@@ -22,6 +22,7 @@ train:
   eval_every: 0               # 0: evaluate only at the end
   eval_batches: null          # cap on evaluation batches (null: whole set)
   mixed_precision: false      # true: bfloat16 compute, float32 variables
+  max_minutes: null           # stop (checkpoint, evaluate, save) after this wall time; rerun resumes
 optimizer:
   name: adam                  # adam | adamw | sgd
   learning_rate: 5.0e-4       # peak value
@@ -31,6 +32,9 @@ optimizer:
   beta_2: 0.999
   epsilon: 1.0e-8
   weight_decay: null          # adamw only
+  no_weight_decay: null       # adamw only: variable-name parts exempt, e.g. [bias, gamma, beta, embedding]
+  decay: null                 # null: constant after warm-up; cosine: to alpha x peak at train.steps
+  decay_alpha: 0.0            # cosine only
 model: {...}                  # task-specific
 data: {...}                   # task-specific
 evaluation: {...}             # task-specific
@@ -47,6 +51,7 @@ from kipoi_genome.training.distribute import STRATEGIES
 __all__ = ["DistributeConfig", "LoopConfig", "OptimizerConfig", "TrainConfig", "load_config"]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+DECAYS = (None, "cosine")
 
 
 def _from_dict(cls, values, section):
@@ -99,9 +104,12 @@ class LoopConfig:
     eval_every: int = 0
     eval_batches: int = None
     mixed_precision: bool = False
+    max_minutes: float = None
 
     def __post_init__(self):
         _positive_int(self.steps, "train.steps")
+        if self.max_minutes is not None and (isinstance(self.max_minutes, bool) or not float(self.max_minutes) > 0):
+            raise ValueError(f"`train.max_minutes` must be > 0 or null. Received: max_minutes={self.max_minutes!r}")
         _positive_int(self.per_replica_batch_size, "train.per_replica_batch_size")
         _positive_int(self.checkpoint_every, "train.checkpoint_every")
         _positive_int(self.keep_checkpoints, "train.keep_checkpoints")
@@ -118,7 +126,7 @@ class LoopConfig:
 
 @dataclasses.dataclass
 class OptimizerConfig:
-    """Adam(W)/SGD with linear warm-up and global-norm clipping."""
+    """Adam(W)/SGD with linear warm-up, optional cosine decay and global-norm clipping."""
 
     name: str = "adam"
     learning_rate: float = 5e-4
@@ -128,6 +136,9 @@ class OptimizerConfig:
     beta_2: float = 0.999
     epsilon: float = 1e-8
     weight_decay: float = None
+    no_weight_decay: list = None
+    decay: str = None
+    decay_alpha: float = 0.0
 
     def __post_init__(self):
         if self.name not in OPTIMIZERS:
@@ -150,6 +161,19 @@ class OptimizerConfig:
                 "`optimizer.weight_decay` is only used with name: adamw. "
                 f"Received: name={self.name!r}, weight_decay={self.weight_decay}"
             )
+        if self.no_weight_decay is not None and (
+            self.name != "adamw" or not isinstance(self.no_weight_decay, (list, tuple))
+            or not all(isinstance(part, str) and part for part in self.no_weight_decay)
+        ):
+            raise ValueError(
+                "`optimizer.no_weight_decay` must be a list of variable-name parts, with name: adamw. "
+                f"Received: name={self.name!r}, no_weight_decay={self.no_weight_decay!r}"
+            )
+        if self.decay not in DECAYS:
+            raise ValueError(f"`optimizer.decay` must be one of {DECAYS}. Received: decay={self.decay!r}")
+        if not 0.0 <= float(self.decay_alpha) <= 1.0:
+            raise ValueError(f"`optimizer.decay_alpha` must be in [0, 1]. Received: decay_alpha={self.decay_alpha}")
+        self.decay_alpha = float(self.decay_alpha)
 
 
 @dataclasses.dataclass

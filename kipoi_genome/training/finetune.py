@@ -4,8 +4,7 @@
   started from a pre-trained masked LM, backbone or classifier, trained on a
   table of labelled sequences (`kipoi_genome.data.sequence_tables`) of any
   length with a random reading frame and strand per sequence and epoch, and
-  the epoch chosen on validation AUROC (the loop of
-  `promoter_dataset.finetune_promoter_classifier`).
+  the epoch chosen on validation AUROC (`finetune_sequence_classifier`).
 - Enformer (`enformer_finetune_model`, `finetune_enformer`): the trunk of a
   trained Enformer with heads for the data's tracks (new heads where the
   track count differs, the trained ones where it matches), trained under the
@@ -21,13 +20,18 @@ make a fine-tuned Enformer collapse (deepmind-research #297).
 
 import dataclasses
 import functools
+import time
 import warnings
 
 import keras
 import numpy as np
 
+from kipoi_genome.training.metrics import binary_metrics
+
 __all__ = [
     "TRAIN_MODES",
+    "FinetuneConfig",
+    "finetune_sequence_classifier",
     "freeze_batch_norm",
     "uncompiled_copy",
     "logo_classifier_from",
@@ -173,7 +177,6 @@ def finetune_logo(model, table, epochs=6, train="all", seed=0, batch_size=32, le
     """
     from kipoi_genome.data import InputFileError
     from kipoi_genome.data.sequence_tables import stratified_split
-    from kipoi_genome.training.promoter_dataset import FinetuneConfig, finetune_promoter_classifier
 
     _check_train(train)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -199,7 +202,7 @@ def finetune_logo(model, table, epochs=6, train="all", seed=0, batch_size=32, le
     with warnings.catch_warnings():
         # Keras warns that fit's shuffle does not apply to a tf.data input; the dataset shuffles itself.
         warnings.filterwarnings("ignore", message=".*shuffle=True.*", category=UserWarning)
-        result = finetune_promoter_classifier(model, table, config, log=log or (lambda line: None))
+        result = finetune_sequence_classifier(model, table, config, log=log or (lambda line: None))
     model.backbone.trainable = True
     result.pop("test_probabilities", None)
     if result.get("test") is None:
@@ -207,6 +210,90 @@ def finetune_logo(model, table, epochs=6, train="all", seed=0, batch_size=32, le
     result["split_counts"] = counts
     result["config"] = {**dataclasses.asdict(config), "train": train}
     return result
+
+
+@dataclasses.dataclass
+class FinetuneConfig:
+    """Settings of `finetune_sequence_classifier`."""
+
+    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 5e-4
+    warmup_steps: int = 50
+    weight_decay: float = 0.01
+    pooling: str = "mean"
+    dropout: float = 0.25
+    seed: int = 0
+    max_minutes: float = 0.0
+
+
+def _training_dataset(sequences, labels, tokenizer, batch_size, seed):
+    """tf.data: every epoch one random reading frame and strand per sequence."""
+    import tensorflow as tf
+
+    from kipoi_genome.models.logo.logo_task import tokenize_views
+
+    # Sequences of different lengths are padded with id 0 (masked by the backbone).
+    views = tokenize_views(tokenizer, list(sequences))  # [N, 2k, m]
+    labels = np.asarray(labels, np.float32)[:, None]
+    dataset = tf.data.Dataset.from_tensor_slices((views, labels)).shuffle(len(views), seed=seed)
+
+    def pick(view, label):
+        index = tf.random.uniform((), 0, tf.shape(view)[0], dtype=tf.int32, seed=seed)
+        return view[index], label
+
+    return dataset.map(pick).batch(batch_size).prefetch(2)
+
+
+def finetune_sequence_classifier(model, table, config, log=print):
+    """Fine-tunes `model` on the train split, selecting the epoch on valid AUROC.
+
+    Args:
+        model: a one-output `LogoSequenceClassifier` (pre-trained backbone or not).
+        table: DataFrame with `sequence`, `label` and `split` (e.g.
+            `data.promoters.build_promoter_dataset`).
+        config: `FinetuneConfig`.
+        log: callable for progress lines.
+
+    Returns:
+        dict with `history` (per-epoch loss, valid metrics, seconds),
+        `best_epoch`, `valid`, `test` metrics; `model` holds the best weights.
+    """
+    keras.utils.set_random_seed(config.seed)
+    train = table[table["split"] == "train"]
+    valid = table[table["split"] == "valid"]
+    test = table[table["split"] == "test"]
+    dataset = _training_dataset(list(train["sequence"]), train["label"].to_numpy(), model.tokenizer, config.batch_size, config.seed)
+    steps = config.epochs * int(np.ceil(len(train) / config.batch_size))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, steps - config.warmup_steps), warmup_target=config.learning_rate,
+        warmup_steps=config.warmup_steps, alpha=0.05,
+    )
+    optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, global_clipnorm=1.0)
+    model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy())
+    history, best, best_weights = [], None, None
+    started = time.time()
+    for epoch in range(1, config.epochs + 1):
+        fit = model.fit(dataset, epochs=1, verbose=0)
+        valid_metrics = binary_metrics(valid["label"], model.predict_sequences(list(valid["sequence"])))
+        entry = {"epoch": epoch, "loss": float(fit.history["loss"][-1]), "valid": valid_metrics, "seconds": round(time.time() - started, 1)}
+        history.append(entry)
+        log(f"epoch {epoch}: loss {entry['loss']:.4f}, valid AUROC {valid_metrics['auroc']:.4f}, {entry['seconds']} s")
+        if best is None or valid_metrics["auroc"] > best["valid"]["auroc"]:
+            best = entry
+            best_weights = [w.numpy() for w in model.weights]
+        if config.max_minutes and time.time() - started > 60 * config.max_minutes:
+            break
+    model.set_weights(best_weights)
+    test_probabilities = model.predict_sequences(list(test["sequence"]))
+    # Fine-tuning tables without a test split (kipoi-genome finetune) report no test metrics.
+    return {
+        "history": history,
+        "best_epoch": best["epoch"],
+        "valid": best["valid"],
+        "test": binary_metrics(test["label"], test_probabilities) if len(test) else None,
+        "test_probabilities": test_probabilities.tolist(),
+    }
 
 
 # ----------------------------------------------------------------------------

@@ -1,29 +1,36 @@
 """LOGO pre-training and fine-tuning as tasks of the generic trainer.
 
 Both tasks run under `kipoi-genome train` with every strategy, reusing the
-LOGO pieces of `kipoi_genome.models.logo`, `kipoi_genome.tokenizers` and
-`training.logo_pretraining` (windows, dynamic masking, held-out masked set).
+LOGO pieces of `kipoi_genome.models.logo` and `kipoi_genome.tokenizers`; the
+genome windows come from `kipoi_genome.data.genome_windows`, the labelled
+tables from `kipoi_genome.data.sequence_tables`.
 
-Task `logo_mlm` (masked-LM pre-training):
+Task `logo_mlm` (masked-LM pre-training; also `kipoi-genome pretrain logo`,
+through `pretrain`):
 
 ```yaml
 task: logo_mlm
 model: {embedding_dim: 32, hidden_dim: 64, ...}   # LogoBackbone arguments (vocabulary from k)
 data:
   fasta: ../shared/data/reference/GRCh37_chr20.fa.gz
-  contig: chr20
-  train_region: chr20:0-53025520       # 0-based half-open, as logo_pretraining.parse_region
-  eval_region: chr20:53025520-63025520
+  contig: chr20                        # default: the first contig
+  train_region: chr20:1-53025520       # 1-based inclusive (samtools); default: all but the holdout
+  eval_region: chr20:53025521-63025520 # default: the last `holdout` bp
+  holdout: 10000000
   k: 5
   window_length: 1004
+  max_n_fraction: 0.05
   mask_rate: 0.15
   eval_windows: 256
 ```
 
 Batches are `({"token_ids", "mask_positions"}, labels [B, P], weights [B, P])`;
 the loss is cross-entropy at masked positions normalised by the number of
-masked positions in the GLOBAL batch; evaluation reports masked-token
-accuracy on the held-out masked set.
+masked positions in the GLOBAL batch; evaluation reports, on a fixed
+held-out masked set (every selected token -> [MASK]), the loss (mean
+negative log-likelihood: perplexity = exp(loss)), `masked_accuracy` (argmax
+over the vocabulary) and `kmer_accuracy` (argmax over the `4**k` ACGT
+k-mers, as `baselines.MarkovBaseline` predicts).
 
 Task `logo_classifier` (fine-tuning a sequence classifier, e.g. promoters):
 
@@ -44,16 +51,30 @@ sequence (drawn per batch from `(seed, batch index)`); evaluation uses
 `valid` (forward strand, frame 0) and reports accuracy and AUROC.
 """
 
+import dataclasses
 import functools
+import json
+import math
+import os
 
 import numpy as np
 import tensorflow as tf
 
+from kipoi_genome.data.genome_windows import RandomWindows, pretraining_regions, read_contig, window_draws
 from kipoi_genome.training import losses
-from kipoi_genome.training.metrics import SparseAccuracy
+from kipoi_genome.training.metrics import KmerAccuracy, SparseAccuracy, acgt_kmer_ids, auroc
 from kipoi_genome.training.task import DataStream, Task, register_task
 
-__all__ = ["build_logo_mlm_task", "build_logo_classifier_task", "BinaryAUROC"]
+__all__ = [
+    "BinaryAUROC",
+    "MaskedSet",
+    "PretrainConfig",
+    "build_logo_classifier_task",
+    "build_logo_mlm_task",
+    "heldout_masked_set",
+    "pretrain",
+    "pretraining_dataset",
+]
 
 
 def _tokenizer(k):
@@ -74,69 +95,172 @@ def _masked_lm(backbone_args, k, window_length):
     return LogoMaskedLM(LogoBackbone(**args))
 
 
+# ----------------------------------------------------------------------------
+# Masked windows
+# ----------------------------------------------------------------------------
+
+
+def pretraining_dataset(windows, batch_size, seed=0, mask_rate=0.15, first_batch=0):
+    """`tf.data` of masked batches `(features, labels, weights)` from a region.
+
+    Pure TensorFlow, no per-sample Python: batch `i` takes the window
+    starts, strands and reading frames `data.genome_windows.window_draws`
+    draws for `(seed, i)`, gathers the base codes, tokenizes them and masks
+    `mask_rate` of the tokens (dynamic masking: new masks every batch). A
+    run resumed at step `s` continues with `first_batch=s` exactly where an
+    uninterrupted run would be.
+
+    Args:
+        windows: `data.genome_windows.RandomWindows` (region, tokenizer,
+            window length, N limit).
+        batch_size: int. Windows per batch.
+        seed: int.
+        mask_rate: float. Fraction of tokens selected for prediction.
+        first_batch: int. Index of the first batch produced.
+
+    Returns:
+        `tf.data.Dataset` of `({"token_ids": [B, m], "mask_positions": [B, P]},
+        labels [B, P], weights [B, P])`.
+    """
+    from kipoi_genome.models.logo import mask_tokens
+    from kipoi_genome.tokenizers import base_codes
+
+    tokenizer = windows.tokenizer
+    length = windows.window_length
+    m = tokenizer.num_tokens(length)
+    codes = tf.constant(base_codes(windows.region))  # uint8 [R]
+
+    def make_batch(draw):
+        batch = tf.cast(tf.gather(codes, draw["offsets"][:, None] + tf.range(length)), tf.int32)  # [B, L]
+        forward = tokenizer.tokenize_codes(batch)  # [B, k, m]
+        reverse = tokenizer.tokenize_codes(batch, reverse_complement=True)
+        views = tf.where(draw["strands"][:, None, None] == 1, reverse, forward)
+        token_ids = tf.ensure_shape(tf.gather(views, draw["frames"], batch_dims=1), [batch_size, m])
+        return mask_tokens(
+            token_ids,
+            draw["mask_seed"],
+            mask_rate=mask_rate,
+            random_token_range=(tokenizer.first_kmer_id, tokenizer.last_kmer_id),
+        )
+
+    draws = window_draws(windows, batch_size, seed=seed, first_batch=first_batch)
+    return draws.map(make_batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+@dataclasses.dataclass
+class MaskedSet:
+    """A fixed held-out masked set.
+
+    Attributes:
+        windows: list of window strings (strand already applied).
+        frames: int array `[N]`, reading frame of each row.
+        token_ids: int32 `[N, m]` original tokens.
+        features: dict of `"token_ids"` (all selected positions set to
+            [MASK]) and `"mask_positions"` `[N, P]`.
+        labels: int32 `[N, P]`; weights: float32 `[N, P]`.
+    """
+
+    windows: list
+    frames: np.ndarray
+    token_ids: np.ndarray
+    features: dict
+    labels: np.ndarray
+    weights: np.ndarray
+
+
+def heldout_masked_set(sequence, start, end, tokenizer, num_windows=512, window_length=1004, seed=1234, mask_rate=0.15):
+    """Fixed masked windows from a region (0-based, half-open), all without N, every selection -> [MASK]."""
+    from kipoi_genome.models.logo import mask_tokens
+
+    sampler = RandomWindows(sequence, start, end, tokenizer, window_length, max_n_fraction=0.0, seed=seed)
+    windows, frames = [], []
+    for _ in range(num_windows):
+        window, _, frame = sampler.draw()
+        windows.append(window)
+        frames.append(frame)
+    token_ids = np.stack([tokenizer.tokenize(w)[f] for w, f in zip(windows, frames)])
+    features, labels, weights = mask_tokens(
+        token_ids, [seed, 0], mask_rate=mask_rate, mask_token_rate=1.0, random_token_rate=0.0
+    )
+    features = {key: value.numpy() for key, value in features.items()}
+    return MaskedSet(windows, np.array(frames), token_ids, features, labels.numpy(), weights.numpy())
+
+
+# ----------------------------------------------------------------------------
+# Task logo_mlm
+# ----------------------------------------------------------------------------
+
+
 @functools.lru_cache(maxsize=2)
 def _contig(fasta, contig):
-    from kipoi_genome.training.logo_pretraining import read_contig
-
     return read_contig(fasta, contig)
 
 
-def _mlm_train_dataset(global_batch_size, seed, start_batch, sequence, region, k, window_length, mask_rate):
-    from kipoi_genome.training.logo_pretraining import RandomWindows, pretraining_dataset
-
-    windows = RandomWindows(sequence, region[1], region[2], _tokenizer(k), window_length, seed=seed)
-    # Same stream as an uninterrupted run.
+def _mlm_train_dataset(global_batch_size, seed, start_batch, sequence, region, k, window_length, max_n_fraction,
+                       mask_rate):
+    windows = RandomWindows(sequence, region[1], region[2], _tokenizer(k), window_length, max_n_fraction, seed=seed)
+    # Batch i is a function of (seed, i): the same stream as an uninterrupted run.
     return pretraining_dataset(windows, global_batch_size, seed=seed, mask_rate=mask_rate, first_batch=start_batch)
 
 
-def _mlm_eval_dataset(global_batch_size, seed, start_batch, sequence, region, k, window_length, mask_rate, num_windows):
-    from kipoi_genome.training.logo_pretraining import heldout_masked_set
-
+def _mlm_eval_dataset(global_batch_size, seed, start_batch, masked):
+    """The held-out set in full global batches, the last one padded with rows of weight 0."""
     del seed
-    masked = heldout_masked_set(
-        sequence, region[1], region[2], _tokenizer(k), num_windows=num_windows,
-        window_length=window_length, mask_rate=mask_rate,
-    )
-    dataset = tf.data.Dataset.from_tensor_slices((masked.features, masked.labels, masked.weights))
+    rows = len(masked.labels)
+    pad = -rows % global_batch_size
+
+    def padded(array, fill=None):
+        extra = np.repeat(array[:1], pad, axis=0) if fill is None else np.full((pad, *array.shape[1:]), fill, array.dtype)
+        return np.concatenate([array, extra])
+
+    features = {key: padded(value) for key, value in masked.features.items()}
+    dataset = tf.data.Dataset.from_tensor_slices((features, padded(masked.labels), padded(masked.weights, 0)))
     return dataset.batch(global_batch_size, drop_remainder=True).skip(start_batch)
+
+
+MLM_DATA_KEYS = ("fasta", "contig", "train_region", "eval_region", "holdout", "k", "window_length", "max_n_fraction",
+                 "mask_rate", "eval_windows")
 
 
 @register_task("logo_mlm")
 def build_logo_mlm_task(config):
     """Task builder for `task: logo_mlm` (see module docstring)."""
-    from kipoi_genome.training.logo_pretraining import parse_region
-
     data = dict(config.data)
-    known = {"fasta", "contig", "train_region", "eval_region", "k", "window_length", "mask_rate", "eval_windows"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - set(MLM_DATA_KEYS))
     if unknown:
-        raise ValueError(f"Unknown key(s) in `data` for task logo_mlm: {unknown}. Expected some of {sorted(known)}.")
-    for key in ("fasta", "train_region", "eval_region"):
-        if key not in data:
-            raise ValueError(f"`data.{key}` is required for task logo_mlm. Received keys: {sorted(data)}")
-    sequence, contig = _contig(data["fasta"], data.get("contig"))
-    train_region, eval_region = parse_region(data["train_region"]), parse_region(data["eval_region"])
-    if train_region[1] < eval_region[2] and eval_region[1] < train_region[2]:
-        raise ValueError(
-            f"`data.train_region` overlaps `data.eval_region`. Received: {data['train_region']}, {data['eval_region']}"
-        )
+        raise ValueError(f"Unknown key(s) in `data` for task logo_mlm: {unknown}. Expected some of {list(MLM_DATA_KEYS)}.")
+    if not data.get("fasta"):
+        raise ValueError(f"`data.fasta` is required for task logo_mlm. Received keys: {sorted(data)}")
+    sequence, contig = _contig(os.fspath(data["fasta"]), data.get("contig"))
+    train_region, eval_region = pretraining_regions(
+        contig, len(sequence), data.get("train_region"), data.get("eval_region"), int(data.get("holdout", 10_000_000))
+    )
     k = int(data.get("k", 5))
+    tokenizer = _tokenizer(k)
     window_length = int(data.get("window_length", 1004))
     mask_rate = float(data.get("mask_rate", 0.15))
-    common = dict(sequence=sequence, k=k, window_length=window_length, mask_rate=mask_rate)
+    heldout = heldout_masked_set(
+        sequence, eval_region[1], eval_region[2], tokenizer, num_windows=int(data.get("eval_windows", 256)),
+        window_length=window_length, mask_rate=mask_rate,
+    )
+    kmer_ids = acgt_kmer_ids(tokenizer)[0]
+    train = functools.partial(
+        _mlm_train_dataset, sequence=sequence, region=train_region, k=k, window_length=window_length,
+        max_n_fraction=float(data.get("max_n_fraction", 0.05)), mask_rate=mask_rate,
+    )
     return Task(
         build_model=functools.partial(_masked_lm, dict(config.model), k, window_length),
         loss=losses.masked_sparse_categorical_crossentropy,
-        train_streams={"mlm": DataStream(functools.partial(_mlm_train_dataset, region=train_region, **common))},
-        eval_streams={
-            "heldout": DataStream(
-                functools.partial(
-                    _mlm_eval_dataset, region=eval_region, num_windows=int(data.get("eval_windows", 256)), **common
-                )
-            )
+        train_streams={"mlm": DataStream(train)},
+        eval_streams={"heldout": DataStream(functools.partial(_mlm_eval_dataset, masked=heldout))},
+        eval_metrics=lambda: {"masked_accuracy": SparseAccuracy(), "kmer_accuracy": KmerAccuracy(kmer_ids)},
+        metadata={
+            "contig": contig,
+            "k": k,
+            "train_region": f"{contig}:{train_region[1] + 1}-{train_region[2]}",
+            "eval_region": f"{contig}:{eval_region[1] + 1}-{eval_region[2]}",
+            "num_masked": int(heldout.weights.sum()),
         },
-        eval_metrics=lambda: {"masked_accuracy": SparseAccuracy()},
-        metadata={"contig": contig, "k": k},
     )
 
 
@@ -169,19 +293,7 @@ class BinaryAUROC:
     def result(self):
         """Area under the ROC curve (ties count one half); NaN with one class."""
         pairs = np.concatenate(self._pairs) if self._pairs else np.zeros((0, 2))
-        labels, scores = pairs[:, 0] > 0.5, pairs[:, 1]
-        positives, negatives = scores[labels], scores[~labels]
-        if not len(positives) or not len(negatives):
-            return float("nan")
-        order = np.argsort(np.concatenate([positives, negatives]), kind="mergesort")
-        ranks = np.empty(len(order))
-        ranks[order] = np.arange(1, len(order) + 1)
-        all_scores = np.concatenate([positives, negatives])
-        for value in np.unique(all_scores):  # average ranks of ties
-            tied = all_scores == value
-            ranks[tied] = ranks[tied].mean()
-        return float((ranks[: len(positives)].sum() - len(positives) * (len(positives) + 1) / 2)
-                     / (len(positives) * len(negatives)))
+        return auroc(pairs[:, 0] > 0.5, pairs[:, 1])
 
 
 class _BinaryAccuracy(SparseAccuracy):
@@ -240,7 +352,7 @@ def _binary_crossentropy(y_true, y_pred):
 @register_task("logo_classifier")
 def build_logo_classifier_task(config):
     """Task builder for `task: logo_classifier` (see module docstring)."""
-    import pandas as pd
+    from kipoi_genome.data.sequence_tables import read_sequence_table
 
     data = dict(config.data)
     known = {"table", "k"}
@@ -248,7 +360,7 @@ def build_logo_classifier_task(config):
     if unknown or "table" not in data:
         raise ValueError(f"`data` for task logo_classifier needs `table` (and optional `k`). Received keys: {sorted(data)}")
     k = int(data.get("k", 5))
-    table = pd.read_csv(data["table"])
+    table = read_sequence_table(data["table"], labels=True)
     missing = {"sequence", "label", "split"} - set(table.columns)
     if missing:
         raise ValueError(f"`data.table` lacks column(s) {sorted(missing)}. Received columns: {list(table.columns)}")
@@ -274,3 +386,160 @@ def build_logo_classifier_task(config):
         metadata={"k": k, "num_train": len(train), "num_valid": len(valid)},
     )
 
+
+
+# ----------------------------------------------------------------------------
+# `kipoi-genome pretrain logo`: the logo_mlm task with LOGO's recipe
+# ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    """Settings of `pretrain` (the flags of `kipoi-genome pretrain logo`).
+
+    Regions are `chrom:start-end`, 1-based inclusive; without them the last
+    `holdout` bp of the contig are held out. `batch_size` is global.
+    """
+
+    fasta: str
+    output: str
+    contig: str = None
+    train_region: str = None
+    eval_region: str = None
+    holdout: int = 10_000_000
+    k: int = 5
+    window_length: int = 1004
+    max_n_fraction: float = 0.05
+    steps: int = 1000
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    clipnorm: float = 1.0
+    checkpoint_every: int = 200
+    eval_every: int = 0  # 0: only at the end
+    eval_windows: int = 256
+    seed: int = 0
+    max_minutes: float = 0.0  # 0: no time limit; else stop (checkpoint, evaluate, save) after this
+    backbone: dict = dataclasses.field(default_factory=dict)  # LogoBackbone overrides
+    mixed_precision: bool = False  # bfloat16 compute, float32 variables
+    progress: bool = True  # log (and print) the loss every 10 steps; else every steps / 10
+
+
+def pretrain_train_config(config, num_replicas=1):
+    """The `TrainConfig` (task `logo_mlm`) of a `PretrainConfig`.
+
+    LOGO's recipe on the generic trainer: AdamW (no weight decay on biases,
+    LayerNorm and embeddings), linear warm-up then cosine decay to 5 % of
+    the peak, global-norm clipping of the summed gradient.
+    """
+    from kipoi_genome.training.config import TrainConfig
+
+    if config.batch_size % num_replicas:
+        raise ValueError(
+            f"`batch_size` must be divisible by the number of replicas ({num_replicas}). "
+            f"Received: batch_size={config.batch_size}"
+        )
+    data = {
+        "fasta": os.fspath(config.fasta), "contig": config.contig, "train_region": config.train_region,
+        "eval_region": config.eval_region, "holdout": config.holdout, "k": config.k,
+        "window_length": config.window_length, "max_n_fraction": config.max_n_fraction,
+        "eval_windows": config.eval_windows,
+    }
+    return TrainConfig.from_dict({
+        "task": "logo_mlm",
+        "seed": config.seed,
+        "output_dir": os.fspath(config.output),
+        "train": {
+            "steps": config.steps, "per_replica_batch_size": config.batch_size // num_replicas,
+            "checkpoint_every": config.checkpoint_every, "keep_checkpoints": 2, "log_every": 10 if config.progress else max(1, config.steps // 10),
+            "eval_every": config.eval_every, "mixed_precision": config.mixed_precision,
+            "max_minutes": config.max_minutes or None,
+        },
+        "optimizer": {
+            "name": "adamw", "learning_rate": config.learning_rate, "warmup_steps": config.warmup_steps,
+            "global_clipnorm": config.clipnorm, "weight_decay": config.weight_decay,
+            "no_weight_decay": ["bias", "gamma", "beta", "embedding"], "decay": "cosine", "decay_alpha": 0.05,
+        },
+        "model": dict(config.backbone),
+        "data": {key: value for key, value in data.items() if value is not None},
+    })
+
+
+def pretrain(config, strategy=None):
+    """Pre-trains a `LogoMaskedLM` on the generic trainer; returns a dict of final metrics.
+
+    Runs `trainer.train` on `pretrain_train_config(config)`: checkpoints
+    under `config.output/checkpoints` (rerunning with the same output folder
+    resumes), `train_log.jsonl`, `eval.json`, `final.weights.h5`. Then writes
+    `masked_lm.weights.h5` (the same weights), `masked_lm.keras` (a float32
+    model every command and `kipoi-genome finetune --model` accept),
+    `model_config.json` (the `LogoBackbone` config, float32), `log.csv`
+    (step, loss, learning rate and held-out metrics), `config.json` and
+    `result.json`.
+
+    Args:
+        config: `PretrainConfig`.
+        strategy: optional `tf.distribute.Strategy` (default: the current one).
+
+    Returns:
+        dict: `step`, `train` (last loss) and `heldout` (`accuracy` among the
+        ACGT k-mers, `accuracy_full_vocabulary`, `perplexity`, `num_masked`).
+    """
+    from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM
+    from kipoi_genome.training.trainer import train
+    from kipoi_genome.utils.atomic import atomic_output
+
+    strategy = strategy or tf.distribute.get_strategy()
+    train_config = pretrain_train_config(config, strategy.num_replicas_in_sync)
+    task = build_logo_mlm_task(train_config)
+    result = train(train_config, strategy=strategy, task=task)
+    output = train_config.output_dir
+    evaluation = result.evaluation["heldout"]
+    heldout = {
+        "accuracy": evaluation["kmer_accuracy"],
+        "accuracy_full_vocabulary": evaluation["masked_accuracy"],
+        "perplexity": math.exp(min(evaluation["loss"], 50.0)),
+        "num_masked": task.metadata["num_masked"],
+    }
+    backbone_config = result.model.backbone.get_config()
+    backbone_config.pop("dtype", None)  # float32 weights load into a float32 model by default
+    float32_model = LogoMaskedLM(LogoBackbone.from_config(backbone_config))
+    float32_model.set_weights(result.model.get_weights())
+    with atomic_output(os.path.join(output, "masked_lm.weights.h5"), suffix=".weights.h5") as path:
+        float32_model.save_weights(path)
+    with atomic_output(os.path.join(output, "masked_lm.keras"), suffix=".keras") as path:
+        float32_model.save(path)
+    summary = {"step": result.step, "train": {"loss": result.last_loss}, "heldout": heldout}
+    for name, value in (("model_config.json", backbone_config), ("config.json", dataclasses.asdict(config)),
+                        ("result.json", summary)):
+        with atomic_output(os.path.join(output, name), "w", suffix=".json") as handle:
+            json.dump(value, handle, indent=2)
+    _write_log_csv(output)
+    return summary
+
+
+def _write_log_csv(output):
+    """`log.csv` from `train_log.jsonl`: one row per logged step, held-out metrics on evaluated steps."""
+    import csv
+
+    from kipoi_genome.utils.atomic import atomic_output
+
+    rows, evaluations = {}, {}
+    with open(os.path.join(output, "train_log.jsonl")) as handle:
+        for line in handle:
+            record = json.loads(line)
+            if "loss" in record and "step" in record:
+                rows[record["step"]] = record
+            elif record.get("event") == "evaluation" and "heldout" in record.get("results", {}):
+                evaluations[record["step"]] = record["results"]["heldout"]
+    with atomic_output(os.path.join(output, "log.csv"), "w", suffix=".csv") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "loss", "learning_rate", "grad_norm", "heldout_accuracy", "heldout_perplexity"])
+        for step in sorted(rows):
+            heldout = evaluations.get(step)
+            writer.writerow([
+                step, rows[step]["loss"], rows[step]["learning_rate"], rows[step]["grad_norm"],
+                "" if heldout is None else heldout["kmer_accuracy"],
+                "" if heldout is None else f"{math.exp(min(heldout['loss'], 50.0)):.2f}",
+            ])

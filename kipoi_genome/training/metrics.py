@@ -1,4 +1,6 @@
-"""Per-track Pearson correlation that is exact across replicas and workers.
+"""Evaluation metrics: per-track Pearson R, token accuracies, binary classification.
+
+Per-track Pearson correlation that is exact across replicas and workers:
 
 Each replica computes statistics of its share of the batch, centred on its
 own means (`pearson_statistics`: count, means, sums of squared deviations and
@@ -15,6 +17,8 @@ Metric protocol used by the trainer (`task.Task.eval_metrics`):
 leading axis (or a single one without it); `result()`; `reset_state()`.
 """
 
+import itertools
+
 import numpy as np
 import tensorflow as tf
 
@@ -23,7 +27,13 @@ __all__ = [
     "pearson_statistics",
     "PearsonR",
     "SparseAccuracy",
+    "KmerAccuracy",
     "pearson_r_numpy",
+    "auroc",
+    "average_precision",
+    "binary_metrics",
+    "acgt_kmer_ids",
+    "evaluate_masked_lm",
 ]
 
 # Names of the statistics, in the order of the stacked tensor.
@@ -175,12 +185,7 @@ class SparseAccuracy:
             y_pred: float tensor `(B, ..., V)` of logits or probabilities.
             sample_weight: optional tensor broadcastable to `y_true`.
         """
-        labels = tf.cast(y_true, tf.int64)
-        correct = tf.cast(tf.equal(tf.argmax(y_pred, axis=-1), labels), tf.float32)
-        w = tf.ones_like(correct) if sample_weight is None else tf.broadcast_to(
-            tf.cast(sample_weight, tf.float32), tf.shape(correct)
-        )
-        return tf.stack([tf.reduce_sum(w * correct), tf.reduce_sum(w)])
+        return _weighted_hits(tf.equal(tf.argmax(y_pred, axis=-1), tf.cast(y_true, tf.int64)), sample_weight)
 
     def update_state(self, statistics):
         """Adds statistics `(2,)`, or `(R, 2)` stacked over replicas."""
@@ -212,3 +217,140 @@ def pearson_r_numpy(y_true, y_pred):
     x = x - x.mean(0)
     y = y - y.mean(0)
     return (x * y).sum(0) / np.sqrt((x * x).sum(0) * (y * y).sum(0))
+
+
+class KmerAccuracy(SparseAccuracy):
+    """Masked-token accuracy with the prediction restricted to a set of ids.
+
+    The prediction is the argmax of the logits over `candidate_ids` only
+    (e.g. the `4**k` k-mers made of A, C, G, T, as a Markov chain over bases
+    predicts), so special tokens and k-mers with N never win. Statistics and
+    merging as `SparseAccuracy`.
+
+    Args:
+        candidate_ids: 1-D int array of the token ids allowed as predictions.
+    """
+
+    def __init__(self, candidate_ids):
+        self.candidate_ids = np.asarray(candidate_ids, np.int64)
+        if self.candidate_ids.ndim != 1 or not len(self.candidate_ids):
+            raise ValueError(f"`candidate_ids` must be a non-empty 1-D array. Received: shape={self.candidate_ids.shape}")
+        super().__init__()
+
+    def statistics(self, y_true, y_pred, sample_weight=None):
+        """`(2,)` float32: weighted correct count and weight sum (see `SparseAccuracy`)."""
+        ids = tf.constant(self.candidate_ids)
+        restricted = tf.gather(y_pred, ids, axis=-1)
+        predicted = tf.gather(ids, tf.argmax(restricted, axis=-1))
+        return _weighted_hits(tf.equal(predicted, tf.cast(y_true, tf.int64)), sample_weight)
+
+
+def _weighted_hits(correct, sample_weight):
+    """`[sum(w * correct), sum(w)]` of a boolean tensor and optional weights."""
+    correct = tf.cast(correct, tf.float32)
+    w = tf.ones_like(correct) if sample_weight is None else tf.broadcast_to(
+        tf.cast(sample_weight, tf.float32), tf.shape(correct)
+    )
+    return tf.stack([tf.reduce_sum(w * correct), tf.reduce_sum(w)])
+
+
+# ----------------------------------------------------------------------------
+# Binary classification (NumPy, on whole prediction vectors)
+# ----------------------------------------------------------------------------
+
+
+def auroc(labels, scores):
+    """Area under the ROC curve (Mann-Whitney, ties counted half)."""
+    from scipy.stats import rankdata
+
+    labels = np.asarray(labels).astype(bool)
+    ranks = rankdata(np.asarray(scores, np.float64))
+    n_pos, n_neg = labels.sum(), (~labels).sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def average_precision(labels, scores):
+    """Area under the precision-recall curve as average precision (step-wise)."""
+    labels = np.asarray(labels).astype(bool)
+    if not labels.any():  # no positives (or no rows, e.g. an absent test split): undefined, as auroc
+        return float("nan")
+    order = np.argsort(-np.asarray(scores, np.float64), kind="mergesort")
+    scores_sorted = np.asarray(scores, np.float64)[order]
+    hits = labels[order]
+    # Group ties: precision/recall evaluated at distinct thresholds.
+    distinct = np.r_[np.flatnonzero(np.diff(scores_sorted)), len(hits) - 1]
+    true_positives = np.cumsum(hits)[distinct]
+    predicted = distinct + 1
+    precision = true_positives / predicted
+    recall = true_positives / max(hits.sum(), 1)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def binary_metrics(labels, probabilities, threshold=0.5):
+    """AUROC, AUPRC, F1 (at `threshold`), accuracy and counts."""
+    labels = np.asarray(labels).astype(bool)
+    predicted = np.asarray(probabilities) >= threshold
+    tp = int((predicted & labels).sum())
+    fp = int((predicted & ~labels).sum())
+    fn = int((~predicted & labels).sum())
+    f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+    return {
+        "auroc": auroc(labels, probabilities),
+        "auprc": average_precision(labels, probabilities),
+        "f1": float(f1),
+        "accuracy": float((predicted == labels).mean()),
+        "n_positive": int(labels.sum()),
+        "n_negative": int((~labels).sum()),
+    }
+
+
+# ----------------------------------------------------------------------------
+# Masked language models (NumPy driver over the metric objects above)
+# ----------------------------------------------------------------------------
+
+
+def acgt_kmer_ids(tokenizer):
+    """Ids of the `4**k` k-mers made of A, C, G, T only, and the k-mers.
+
+    Args:
+        tokenizer: `KmerTokenizer`.
+
+    Returns:
+        `(ids int array [4**k], list of k-mer strings)`, in ACGT order.
+    """
+    kmers = ["".join(p) for p in itertools.product("ACGT", repeat=tokenizer.k)]
+    return np.array([tokenizer.token_to_id(s) for s in kmers]), kmers
+
+
+def evaluate_masked_lm(model, masked_set, tokenizer, batch_size=64):
+    """Masked-token accuracy and perplexity of a `LogoMaskedLM` on a masked set.
+
+    Args:
+        model: `LogoMaskedLM` (logits `[N, P, V]` at `mask_positions`).
+        masked_set: `training.logo_tasks.MaskedSet` (features, labels and
+            weights `[N, P]`).
+        tokenizer: `KmerTokenizer` of the model.
+        batch_size: int.
+
+    Returns:
+        dict: `accuracy` (`KmerAccuracy`: argmax over the `4**k` ACGT
+        k-mers, as the Markov baseline), `accuracy_full_vocabulary`
+        (`SparseAccuracy`), `perplexity` (full softmax) and `num_masked`.
+    """
+    logits = model.predict(masked_set.features, batch_size=batch_size, verbose=0)
+    results = {}
+    for name, metric in (("accuracy", KmerAccuracy(acgt_kmer_ids(tokenizer)[0])),
+                         ("accuracy_full_vocabulary", SparseAccuracy())):
+        metric.update_state(metric.statistics(masked_set.labels, logits, masked_set.weights).numpy())
+        results[name] = metric.result()
+    selected = masked_set.weights > 0
+    labels = masked_set.labels[selected]
+    selected_logits = logits[selected].astype(np.float64)  # [M, V]
+    top = selected_logits.max(axis=-1, keepdims=True)
+    log_probs = selected_logits - (top + np.log(np.exp(selected_logits - top).sum(axis=-1, keepdims=True)))
+    nll = -log_probs[np.arange(len(labels)), labels]
+    results["perplexity"] = float(np.exp(nll.mean()))
+    results["num_masked"] = int(len(labels))
+    return results

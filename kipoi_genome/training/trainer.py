@@ -68,7 +68,7 @@ from kipoi_genome.utils.dtype_scope import policy_scope
 from kipoi_genome.training import checkpoints, distribute, losses, schedules
 from kipoi_genome.training.task import get_task_builder
 
-__all__ = ["TrainResult", "Trainer", "train", "build_optimizer"]
+__all__ = ["TrainResult", "Trainer", "train", "build_optimizer", "learning_rate_schedule"]
 
 logger = logging.getLogger("kipoi_genome")
 
@@ -93,18 +93,38 @@ class TrainResult:
     evaluation: dict
 
 
-def build_optimizer(optimizer_config):
-    """Keras optimizer with a `LinearWarmup` learning rate (no clipping: see module doc).
+def learning_rate_schedule(optimizer_config, total_steps=None):
+    """Linear warm-up to the peak, then constant or (`decay: cosine`) cosine decay.
 
     Args:
         optimizer_config: `config.OptimizerConfig`.
+        total_steps: int. Steps of the run (`train.steps`); the cosine decay
+            reaches `decay_alpha * learning_rate` there.
+
+    Returns:
+        `schedules.LinearWarmup`.
+    """
+    after_warmup = None
+    if optimizer_config.decay == "cosine":
+        after_warmup = keras.optimizers.schedules.CosineDecay(
+            optimizer_config.learning_rate,
+            decay_steps=max(1, int(total_steps or 1) - optimizer_config.warmup_steps),
+            alpha=optimizer_config.decay_alpha,
+        )
+    return schedules.LinearWarmup(optimizer_config.learning_rate, optimizer_config.warmup_steps, after_warmup)
+
+
+def build_optimizer(optimizer_config, total_steps=None):
+    """Keras optimizer with a `learning_rate_schedule` (no clipping: see module doc).
+
+    Args:
+        optimizer_config: `config.OptimizerConfig`.
+        total_steps: int. Steps of the run (`train.steps`), for the decay.
 
     Returns:
         A `keras.optimizers.Optimizer`.
     """
-    learning_rate = schedules.LinearWarmup(
-        optimizer_config.learning_rate, optimizer_config.warmup_steps
-    )
+    learning_rate = learning_rate_schedule(optimizer_config, total_steps)
     if optimizer_config.name == "sgd":
         return keras.optimizers.SGD(learning_rate=learning_rate, momentum=optimizer_config.beta_1)
     kwargs = dict(
@@ -114,7 +134,10 @@ def build_optimizer(optimizer_config):
         epsilon=optimizer_config.epsilon,
     )
     if optimizer_config.name == "adamw":
-        return keras.optimizers.AdamW(weight_decay=optimizer_config.weight_decay or 0.004, **kwargs)
+        optimizer = keras.optimizers.AdamW(weight_decay=optimizer_config.weight_decay or 0.004, **kwargs)
+        if optimizer_config.no_weight_decay:
+            optimizer.exclude_from_weight_decay(var_names=list(optimizer_config.no_weight_decay))
+        return optimizer
     return keras.optimizers.Adam(**kwargs)
 
 
@@ -193,7 +216,7 @@ class Trainer:
         keras.utils.set_random_seed(config.seed)
         with mixed_precision_scope(self.loop.mixed_precision), self.strategy.scope():
             self.model = task.build_model()
-            self.optimizer = build_optimizer(config.optimizer)
+            self.optimizer = build_optimizer(config.optimizer, self.loop.steps)
             self.optimizer.build(self.model.trainable_variables)
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
         self._manager = tf.train.CheckpointManager(
@@ -344,7 +367,8 @@ class Trainer:
         """Trains until `steps` (default `config.train.steps`) optimizer steps.
 
         Checkpoints every `checkpoint_every` steps and at the end; evaluates
-        every `eval_every` steps when the task has evaluation streams.
+        every `eval_every` steps when the task has evaluation streams. Stops
+        early (after a checkpoint) once `train.max_minutes` have passed.
 
         Returns:
             float or None. Loss of the last step run.
@@ -370,8 +394,12 @@ class Trainer:
                         "steps_per_s": round(rate, 3),
                     }
                 )
-            if step % self.loop.checkpoint_every == 0 or step == target:
+            out_of_time = self.loop.max_minutes and time.time() - start_time > 60 * self.loop.max_minutes
+            if step % self.loop.checkpoint_every == 0 or step == target or out_of_time:
                 self.save_checkpoint()
+            if out_of_time:
+                self._log({"event": "time_limit", "step": step, "max_minutes": self.loop.max_minutes})
+                break
             if self.loop.eval_every and step % self.loop.eval_every == 0 and step != target:
                 self.evaluate()
         return last_loss
