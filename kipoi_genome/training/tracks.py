@@ -26,7 +26,7 @@ Sources:
   alternate batch by batch, like Enformer's human/mouse training.
 - `genome`: real DNA and annotation-derived tracks (`genome_data.py`).
 - `longrange`: synthetic long-range task on real DNA (`longrange_data.py`).
-- `tfrecords`: a Basenji/Enformer TFRecord folder (`tfrecord_data.py`).
+- `tfrecords`: a Basenji/Enformer TFRecord folder (`data/tfrecord_streams.py`).
 
 Evaluation reports the Poisson loss and per-track Pearson R (over examples
 and bins, exact across replicas) per organism.
@@ -137,9 +137,9 @@ def build_tracks_task(config):
     if source not in SOURCES:
         raise ValueError(f"`data.source` must be one of {SOURCES}. Received: source={source!r}")
     if source == "tfrecords":  # lengths and bin size come from the folder's statistics.json
-        from kipoi_genome.training import tfrecord_data
+        from kipoi_genome.data import tfrecord_streams
 
-        data["sequence_length"], data["target_length"], data["bin_size"], _ = tfrecord_data.tfrecord_layout(data)
+        data["sequence_length"], data["target_length"], data["bin_size"], _ = tfrecord_streams.tfrecord_layout(data)
     for key in ("sequence_length",):
         if key not in data:
             raise ValueError(f"`data.{key}` is required for task tracks. Received data keys: {sorted(data)}")
@@ -156,7 +156,10 @@ def build_tracks_task(config):
 
         train, evals, heads, names = genome_data.build_streams(data)
     elif source == "tfrecords":
-        train, evals, heads, names = tfrecord_data.build_streams(data)
+        organism, train_fn, eval_fn, num_targets = tfrecord_streams.stream_functions(data)
+        train = {organism: DataStream(train_fn, output=organism)}
+        evals = {organism: DataStream(eval_fn, output=organism)} if eval_fn else {}
+        heads, names = {organism: num_targets}, {organism: [f"target_{i}" for i in range(num_targets)]}
     else:
         from kipoi_genome.training import longrange_data
 

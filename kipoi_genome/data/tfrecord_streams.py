@@ -1,9 +1,10 @@
-"""`data.source: tfrecords`: Basenji/Enformer TFRecord folders as `tracks` task streams.
+"""`data.source: tfrecords`: Basenji/Enformer TFRecord folders as training streams.
 
 The records are read by `kipoi_genome.data.tf_datasets.tfrecord_dataset`
 (`statistics.json` + `tfrecords/<split>-*.tfr`, the layout our writer
-`kipoi_genome.data.write_tfrecords` produces); this module only arranges
-them into the trainer's streams.
+`kipoi_genome.data.write_tfrecords` produces); this module arranges them into
+the dataset functions of the trainer's streams (`training.tracks` wraps them
+in `DataStream`s):
 
 ```yaml
 data:
@@ -26,9 +27,7 @@ import functools
 import glob
 import os
 
-from kipoi_genome.training.task import DataStream
-
-__all__ = ["build_streams", "tfrecord_layout"]
+__all__ = ["stream_functions", "tfrecord_layout"]
 
 
 def tfrecord_layout(data):
@@ -77,24 +76,20 @@ def _eval_dataset(global_batch_size, seed, start_batch, data_dir, num_batches=No
     return dataset.take(num_batches) if num_batches else dataset
 
 
-def build_streams(data):
-    """Streams of a `source: tfrecords` data section (see module docstring).
+def stream_functions(data):
+    """Dataset functions of a `source: tfrecords` data section (see module docstring).
 
     Returns:
-        `(train, evals, heads, names)` as `genome_data.build_streams`.
+        `(organism, train_fn, eval_fn or None, num_targets)`; the functions
+        take `(global_batch_size, seed, start_batch)` as the trainer's
+        `DataStream.dataset_fn`. `eval_fn` is None when the folder has no
+        `valid` records.
     """
-    sequence_length, target_length, bin_size, num_targets = tfrecord_layout(data)
+    _, _, _, num_targets = tfrecord_layout(data)
     data_dir = os.fspath(data["data_dir"])
     organism = data.get("organism") or os.path.basename(os.path.normpath(data_dir))
-    augment = data.get("augment")
-    train = {
-        organism: DataStream(functools.partial(_train_dataset, data_dir=data_dir, augment=augment), output=organism)
-    }
-    evals = {}
+    train = functools.partial(_train_dataset, data_dir=data_dir, augment=data.get("augment"))
+    evaluation = None
     if glob.glob(os.path.join(data_dir, "tfrecords", "valid-*.tfr")):
-        evals[organism] = DataStream(
-            functools.partial(_eval_dataset, data_dir=data_dir, num_batches=data.get("eval_batches")),
-            output=organism,
-        )
-    names = {organism: [f"target_{i}" for i in range(num_targets)]}
-    return train, evals, {organism: num_targets}, names
+        evaluation = functools.partial(_eval_dataset, data_dir=data_dir, num_batches=data.get("eval_batches"))
+    return organism, train, evaluation, num_targets
