@@ -14,7 +14,8 @@ import pytest
 import tensorflow as tf
 
 from kipoi_genome.data import FastaExtractor, Interval, binned_coverage, parse_region, tf_datasets
-from kipoi_genome.data.intervals import as_intervals
+from kipoi_genome.data.errors import InputFileError
+from kipoi_genome.data.intervals import as_intervals, equal_width_intervals
 from kipoi_genome.data.transforms import (
     augment,
     one_hot_encode,
@@ -137,6 +138,21 @@ def test_as_intervals_reads_paths_and_in_memory_items(tmp_path):
         as_intervals([])
 
 
+def test_equal_width_intervals_resizes_or_names_the_odd_one(tmp_path):
+    bed = tmp_path / "b.bed"
+    bed.write_text("chr1\t0\t10\nchr1\t20\t30\nchr1\t40\t45\n")
+    intervals = as_intervals(bed)
+    resized, length = equal_width_intervals(intervals, 4)
+    assert length == 4 and [(i.start, i.end) for i in resized] == [(3, 7), (23, 27), (40, 44)]
+    kept, length = equal_width_intervals(intervals[:2])
+    assert length == 10 and kept == intervals[:2]
+    with pytest.raises(InputFileError, match=r"b\.bed:3: interval width differs from the first one \(10 bp\)") as error:
+        equal_width_intervals(intervals)
+    assert str(error.value).endswith("(value '5')")
+    with pytest.raises(ValueError, match="length=0"):
+        equal_width_intervals(intervals, 0)
+
+
 # Training augmentation ----------------------------------------------------------------
 
 
@@ -221,6 +237,8 @@ OWNERS = {
     "make_strategy": "training/distribute.py",
     "binned_coverage": "data/intervals.py",
     "as_intervals": "data/intervals.py",
+    "equal_width_intervals": "data/intervals.py",
+    "numpy_batches": "data/tf_datasets.py",
 }
 
 

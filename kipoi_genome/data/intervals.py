@@ -166,6 +166,43 @@ def as_intervals(intervals):
     return out
 
 
+def equal_width_intervals(intervals, sequence_length=None):
+    """Intervals of one width, as fixed-length model inputs need.
+
+    Args:
+        intervals: list of Interval.
+        sequence_length: int or None. Resize every interval to this many bp
+            around its centre (`Interval.resize`); None keeps them as they
+            are, which requires all to be as wide as the first.
+
+    Returns:
+        tuple (list of Interval, sequence_length as int).
+
+    Raises:
+        InputFileError: naming the file, line and width of the first
+            interval whose width differs (without `sequence_length`).
+        ValueError: for a `sequence_length` that is not positive.
+    """
+    if sequence_length is None:
+        sequence_length = intervals[0].width
+        for interval in intervals:
+            if interval.width != sequence_length:
+                raise InputFileError(
+                    interval.source,
+                    interval.line,
+                    f"interval width differs from the first one ({sequence_length} bp); "
+                    "pass sequence_length to resize",
+                    interval.width,
+                )
+    elif isinstance(sequence_length, bool) or not isinstance(sequence_length, (int, np.integer)):
+        raise ValueError(f"`sequence_length` must be an integer. Received: sequence_length={sequence_length!r}")
+    else:
+        intervals = [interval.resize(int(sequence_length)) for interval in intervals]
+    if sequence_length <= 0:
+        raise ValueError(f"`sequence_length` must be positive. Received: sequence_length={sequence_length}")
+    return intervals, int(sequence_length)
+
+
 def check_intervals(intervals, fasta):
     """Checks that every interval lies on a contig of `fasta` and within it.
 

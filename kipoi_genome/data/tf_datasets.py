@@ -18,9 +18,8 @@ shifted too when they have base resolution, ``pool_width == 1``).
 import numpy as np
 import tensorflow as tf
 
-from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
-from kipoi_genome.data.intervals import as_intervals, check_intervals
+from kipoi_genome.data.intervals import as_intervals, check_intervals, equal_width_intervals
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -310,21 +309,7 @@ def interval_dataset(
     intervals = as_intervals(intervals)
     if check_bounds:
         check_intervals(intervals, fasta)
-    if sequence_length is None:
-        sequence_length = intervals[0].width
-        for interval in intervals:
-            if interval.width != sequence_length:
-                raise InputFileError(
-                    interval.source,
-                    interval.line,
-                    f"interval width differs from the first one ({sequence_length} bp); "
-                    "pass sequence_length to resize",
-                    interval.width,
-                )
-    else:
-        intervals = [interval.resize(sequence_length) for interval in intervals]
-    if sequence_length <= 0:
-        raise ValueError(f"`sequence_length` must be positive. Received: sequence_length={sequence_length}")
+    intervals, sequence_length = equal_width_intervals(intervals, sequence_length)
     if augment:
         _check_augmentation(max_shift, pool_width)
     chroms = [iv.chrom for iv in intervals]

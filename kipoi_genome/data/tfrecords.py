@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.fasta import FastaExtractor
-from kipoi_genome.data.intervals import as_intervals, binned_coverage, check_intervals, iter_bed
+from kipoi_genome.data.intervals import as_intervals, binned_coverage, check_intervals, equal_width_intervals, iter_bed
 from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.data.transforms import one_hot_encode
 
@@ -381,18 +381,7 @@ def write_tfrecords(
         fasta = FastaExtractor(fasta)
     intervals = as_intervals(intervals)
     check_intervals(intervals, fasta)
-    if sequence_length is None:
-        sequence_length = intervals[0].width
-        for interval in intervals:
-            if interval.width != sequence_length:
-                raise InputFileError(
-                    interval.source, interval.line,
-                    f"interval width differs from the first one ({sequence_length} bp); "
-                    "pass sequence_length to resize",
-                    interval.width,
-                )
-    else:
-        intervals = [interval.resize(sequence_length) for interval in intervals]
+    intervals, sequence_length = equal_width_intervals(intervals, sequence_length)
     for name, value in (("pool_width", pool_width), ("records_per_file", records_per_file)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
