@@ -92,6 +92,7 @@ def run(args):
         require_model(inspect_model(args.model), "score-variants")  # the workers load the model
         fasta = FastaExtractor(args.fasta)
         stream, track_names = _named_from_first_allele(beam_options.variant_stream(args, options, summary), args)
+        stream = _count_undefined(stream, summary)  # the merge counts rows, not NaN rows
     else:
         # The model first: one that cannot score variants fails before any input is read.
         loaded = load_model(args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress)
@@ -131,6 +132,14 @@ def scoring_options(args):
         "on_ref_mismatch": args.on_ref_mismatch,
         "progress": not args.no_progress,
     }
+
+
+def _count_undefined(stream, summary):
+    from kipoi_genome.interpret.variant_scoring import is_undefined
+
+    for window, scores in stream:
+        summary.undefined += is_undefined(scores)
+        yield window, scores
 
 
 def _named_from_first_allele(stream, args):

@@ -27,11 +27,13 @@ def _window_length(backbone):
 
 
 class ZeroShotScorer:
-    """Masked-LM log-likelihood ratio, log P(alt) - log P(ref) (`"llr"`).
+    """Masked-LM zero-shot score, log P(alt) - log P(ref) (`"llr"`).
 
-    Substitutions only: indels get NaN (their length-preserving windows
-    differ over the whole right flank, so masking the variant cannot make
-    the contexts equal).
+    SNVs, MNVs, insertions and deletions: per view, the mean masked
+    log-likelihood of each allele's changed tokens, alternative minus
+    reference, averaged over the k frames of both strands
+    (`kipoi_genome.models.logo.logo_variant_scoring` has the exact rule and
+    where it is NaN).
 
     Args:
         masked_lm: a `LogoMaskedLM`.
@@ -45,15 +47,13 @@ class ZeroShotScorer:
 
     def score_variant_windows(self, windows):
         _check_windows(windows)
-        scores = np.full(len(windows), np.nan, dtype=np.float32)
-        keep = [i for i, w in enumerate(windows) if len(w.ref) == len(w.alt)]
-        if keep:
-            scores[keep] = zero_shot_variant_scores(
-                self.model,
-                [windows[i].reference for i in keep],
-                [windows[i].alternative for i in keep],
-            )
-        return {"llr": scores}
+        scores = zero_shot_variant_scores(
+            self.model,
+            [w.reference for w in windows],
+            [w.alternative for w in windows],
+            variants=[(w.variant.start - w.start, w.ref, w.alt) for w in windows],
+        )
+        return {"llr": scores.astype(np.float32)}
 
 
 class PrioritizerScorer:

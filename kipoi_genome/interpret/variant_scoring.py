@@ -46,7 +46,12 @@ class ScoringSummary:
     """Counts of a scoring run.
 
     Attributes:
-        scored: (variant, allele) pairs scored.
+        scored: (variant, allele) pairs scored (written out), `undefined`
+            of them included.
+        undefined: pairs written with every score NaN because the model
+            does not define one (e.g. LOGO zero-shot: N next to the change,
+            an allele longer than the window; see
+            `kipoi_genome.models.logo.logo_variant_scoring`).
         ref_mismatches: pairs skipped because REF disagrees with the FASTA.
         not_sequence: ALT alleles skipped because they are not sequence
             (symbolic, ``*`` or ``.``); counted by writers that copy the
@@ -55,15 +60,30 @@ class ScoringSummary:
     """
 
     scored: int = 0
+    undefined: int = 0
     ref_mismatches: int = 0
     not_sequence: int = 0
     messages: list = dataclasses.field(default_factory=list)
 
     def __str__(self):
-        text = f"scored {self.scored} variant alleles; skipped {self.ref_mismatches} with REF mismatches"
+        text = f"scored {self.scored - self.undefined} variant alleles"
+        if self.undefined:
+            text += f"; {self.undefined} more written as NaN (score undefined for them)"
+        text += f"; skipped {self.ref_mismatches} with REF mismatches"
         if self.not_sequence:
             text += f" and {self.not_sequence} not plain sequence (symbolic, '*' or '.')"
         return text
+
+
+def is_undefined(scores):
+    """True when every value of a (variant, allele)'s scores (dict name -> `[n]`) is NaN."""
+    return bool(scores) and all(np.isnan(np.asarray(v, dtype=np.float64)).all() for v in scores.values())
+
+
+def count_scored(summary, scores):
+    """Counts one written (variant, allele) in `summary`: scored, and undefined when every score is NaN."""
+    summary.scored += 1
+    summary.undefined += is_undefined(scores)
 
 
 def reduce_scores(reference, alternative, score="sum", central_bins=None):
@@ -170,6 +190,7 @@ def score_variants(
             if on_predictions is not None:
                 on_predictions(batch, predictions[0], predictions[1])
         for i, window in enumerate(batch):
-            summary.scored += 1
-            yield window, {k: np.asarray(v[i], dtype=np.float32) for k, v in scores.items()}
+            values = {k: np.asarray(v[i], dtype=np.float32) for k, v in scores.items()}
+            count_scored(summary, values)
+            yield window, values
     bar.close()
