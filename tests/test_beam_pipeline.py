@@ -27,6 +27,21 @@ def head_vcf(source, path, records, edit=None):
     return str(path)
 
 
+def break_record(problem, index=7):
+    """A `head_vcf` edit that breaks record `index`: a wrong REF, an unknown contig or a non-integer POS."""
+
+    def edit(i, fields):
+        if i == index and problem == "ref_mismatch":
+            fields[3], fields[4] = ("A", "C") if fields[3] != "A" else ("C", "G")
+        if i == index and problem == "unknown_contig":
+            fields[0] = "chr99"
+        if i == index and problem == "malformed_line":
+            fields[1] = "12x4"
+        return fields
+
+    return edit
+
+
 def read_scores(path):
     return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=["nan"])
 
@@ -182,15 +197,7 @@ def test_predict_bed_regions(shared_dir, chr20, tiny_enformer, tmp_path, capsys)
 
 @pytest.mark.parametrize("problem", ["ref_mismatch", "unknown_contig", "malformed_line"])
 def test_bad_input_gives_the_single_process_error(shared_dir, chr20, tmp_path, capsys, problem):
-    def edit(i, fields):
-        if i == 7 and problem == "ref_mismatch":
-            fields[3], fields[4] = ("A", "C") if fields[3] != "A" else ("C", "G")
-        if i == 7 and problem == "unknown_contig":
-            fields[0] = "chr99"
-        if i == 7 and problem == "malformed_line":
-            fields[1] = "12x4"
-        return fields
-
+    edit = break_record(problem)
     vcf = head_vcf(shared_dir / "data" / "variants" / "GRCh37_chr20_common_snps.vcf.gz", tmp_path / "bad.vcf", 12, edit)
     base = ["score-variants", "--model", "logo_5mer_chr20_mlm", "--fasta", chr20, "--vcf", vcf,
             "--on-ref-mismatch", "error", "--no-progress"]
@@ -321,15 +328,7 @@ def test_indexed_vcf_bad_input_gives_one_line(shared_dir, chr20, tmp_path, capsy
     """Bad records of an indexed VCF stop the plan with the single-process line, before any worker."""
     source = shared_dir / "data" / "variants" / "GRCh37_chr20_common_snps.vcf.gz"
 
-    def edit(i, fields):
-        if i == 7 and problem == "ref_mismatch":
-            fields[3], fields[4] = ("A", "C") if fields[3] != "A" else ("C", "G")
-        if i == 7 and problem == "unknown_contig":
-            fields[0] = "chr99"
-        if i == 7 and problem == "malformed_line":
-            fields[1] = "12x4"
-        return fields
-
+    edit = break_record(problem)
     vcf = indexed_vcf(source, tmp_path / "bad.vcf.gz", 12, edit, index=False)
     indexed_vcf(source, tmp_path / "good.vcf.gz", 12)
     os.replace(tmp_path / "good.vcf.gz.tbi", vcf + ".tbi")  # htslib does not index the bad file itself
@@ -389,7 +388,7 @@ def test_refuses_urls_with_one_line(tmp_path, capsys):
 
 def test_tile_genome_predict(shared_dir, tiny_enformer, tmp_path, capsys):
     """enformer_tiny (4,096 bp in, 16 x 128-bp bins out) tiling phage lambda (48,502 bp): --runner
-    direct equals the single-process rows, the tiles meet end to end, windows are read as an
+    direct equals the single-process HDF5, the tiles meet end to end, windows are read as an
     independent N-padded one-hot says, and the bigWig covers the contig bin by bin."""
     import h5py
     import keras
@@ -404,19 +403,16 @@ def test_tile_genome_predict(shared_dir, tiny_enformer, tmp_path, capsys):
     tiles = -(-len(dna) // span)  # 24: the last one runs 650 bp past the end
 
     base = ["predict", "--model", tiny_enformer, "--fasta", fasta, "--tile-genome", chrom, "--no-progress"]
-    single, merged = tmp_path / "single.tsv", tmp_path / "beam.tsv"
+    single, merged = tmp_path / "single.h5", tmp_path / "beam.h5"
     assert main([*base, "--output", str(single)]) == 0
     assert main([*base, "--output", str(merged), "--runner", "direct", "--shard-size", "10"]) == 0
     assert "beam: 3 shard(s) computed, 0 reused of 3" in capsys.readouterr().err
-    table = assert_same_table(merged, single, ["chrom", "start", "end", "name", "strand"])
-    assert len(table) == tiles and (table.chrom == chrom).all()
-    assert table.start.tolist() == [k * span for k in range(tiles)]
-    assert table.end.tolist() == table.start.tolist()[1:] + [tiles * span]  # no gaps, no overlaps
-
-    h5_path = tmp_path / "tiles.h5"
-    assert main([*base, "--output", str(h5_path), "--runner", "direct", "--shard-size", "10"]) == 0
-    with h5py.File(h5_path) as h5:
-        human = h5["human"][...]
+    with h5py.File(single) as a, h5py.File(merged) as b:
+        assert list(b["chrom"].asstr()) == list(a["chrom"].asstr()) == [chrom] * tiles
+        assert b["start"][...].tolist() == a["start"][...].tolist() == [k * span for k in range(tiles)]
+        assert b["end"][...].tolist() == [(k + 1) * span for k in range(tiles)]  # no gaps, no overlaps
+        np.testing.assert_allclose(b["human"][...], a["human"][...], rtol=1e-5, atol=1e-6)
+        human = b["human"][...]
     model = keras.saving.load_model(tiny_enformer)
     codes = {"A": 0, "C": 1, "G": 2, "T": 3}
     for k in (0, 11, tiles - 1):

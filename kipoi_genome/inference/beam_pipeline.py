@@ -100,7 +100,8 @@ class Shard:
             the region's records.
         digest: str or None. sha256 of the region's alleles, checked by the
             worker against what it reads.
-        identity: tuple. (path, size, mtime) of `source` when planned.
+        identity: tuple. (path, size, mtime) of `source` when planned (workers
+            check the size).
     """
 
     index: int
@@ -431,8 +432,9 @@ def _shard_variants(shard):
         manifest = _read_manifest(shard.manifest)
         return [Variant(chrom, pos, vid, ref, alt, manifest["source"], line)
                 for chrom, pos, vid, ref, alt, line in manifest["variants"]]
-    if tuple(_file_identity(shard.source)) != tuple(shard.identity):
-        raise InputFileError(shard.source, None, "VCF changed since the job was planned; rerun the command",
+    # Size only: a worker may see the file through another mount (other mtimes); the digest checks content.
+    if not os.path.isfile(shard.source) or os.path.getsize(shard.source) != shard.identity[1]:
+        raise InputFileError(shard.source, None, "VCF missing or changed since the job was planned; rerun the command",
                              shard.region)
     variants = list(iter_vcf_region(shard.source, shard.chrom, shard.start + 1, shard.end, shard.lines))
     digest = hashlib.sha256("".join(_allele_key(v) for v in variants).encode()).hexdigest()
