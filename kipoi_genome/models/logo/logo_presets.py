@@ -88,7 +88,7 @@ PRESETS = [
     Preset(
         name="logo_promoter_chr20",
         class_name="LogoPromoterClassifier",
-        config={"backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25},
+        config={"backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25, "sequence_length": 600},
         weights="presets/logo_promoter_chr20.weights.h5",
         description=(
             "Promoter classifier (600 bp, TSS -200..+400): logo_5mer_chr20 fine-tuned on the chr20 "

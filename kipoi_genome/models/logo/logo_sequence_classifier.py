@@ -1,5 +1,7 @@
 """LOGO sequence classifiers: promoter identification and chromatin features."""
 
+import logging
+
 import keras
 import numpy as np
 from keras import ops
@@ -14,6 +16,22 @@ from kipoi_genome.models.logo.logo_task import (
 )
 from kipoi_genome.serialization import register
 
+LENGTH_POLICIES = ("warn", "error", "center_crop_pad")
+
+
+def center_crop_pad(sequence, length):
+    """`sequence` cut or N-padded to `length` bp around its centre.
+
+    A longer sequence keeps `length` bases from `(len - length) // 2`; a
+    shorter one gets `(length - len) // 2` N on the left and the rest on the
+    right (k-mers starting with N are padding tokens for LOGO).
+    """
+    if len(sequence) >= length:
+        start = (len(sequence) - length) // 2
+        return sequence[start : start + length]
+    left = (length - len(sequence)) // 2
+    return "N" * left + sequence + "N" * (length - len(sequence) - left)
+
 
 @register
 class LogoSequenceClassifier(LogoTask):
@@ -25,12 +43,24 @@ class LogoSequenceClassifier(LogoTask):
     averages the predictions over the k reading frames and both strands, as
     LOGO does at inference (LOGO.md §3.1).
 
+    A model trained on one input length records it in `sequence_length`
+    (the shipped promoter preset: 600 bp); `predict_sequences` then treats
+    DNA of any other length by `length_policy`.
+
     Args:
         backbone: a `LogoBackbone`, or a dict of its arguments.
         num_outputs: int. Output units C. Defaults to 1.
         pooling: `"first"` (LOGO) or `"mean"`. Defaults to `"first"`.
         dropout: float. Dropout before the output layer. Defaults to 0.
         activation: output activation. Defaults to `"sigmoid"`.
+        sequence_length: int or None. Length (bp) of the training sequences;
+            None (default) = not recorded, any length is scored as it is.
+        length_policy: what `predict_sequences` does with a sequence of
+            another length than `sequence_length`: `"warn"` (default; score
+            it as it is, one `warning:` line the first time), `"error"`
+            (ValueError) or `"center_crop_pad"` (score its central
+            `sequence_length` bp, or the sequence centred between N; see
+            `center_crop_pad`).
         **kwargs: `keras.Model` arguments.
 
     Inputs:
@@ -40,11 +70,29 @@ class LogoSequenceClassifier(LogoTask):
         `[B, num_outputs]`.
     """
 
-    def __init__(self, backbone, num_outputs=1, pooling="first", dropout=0.0, activation="sigmoid", **kwargs):
+    def __init__(
+        self,
+        backbone,
+        num_outputs=1,
+        pooling="first",
+        dropout=0.0,
+        activation="sigmoid",
+        sequence_length=None,
+        length_policy="warn",
+        **kwargs,
+    ):
         if not isinstance(num_outputs, int) or isinstance(num_outputs, bool) or num_outputs < 1:
             raise ValueError(f"`num_outputs` must be a positive integer. Received: num_outputs={num_outputs!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+        if sequence_length is not None and (
+            not isinstance(sequence_length, int) or isinstance(sequence_length, bool) or sequence_length < 1
+        ):
+            raise ValueError(
+                f"`sequence_length` must be a positive integer or None. Received: sequence_length={sequence_length!r}"
+            )
+        if length_policy not in LENGTH_POLICIES:
+            raise ValueError(f"`length_policy` must be one of {LENGTH_POLICIES}. Received: length_policy={length_policy!r}")
         backbone = resolve_backbone(backbone)
         # === Layers ===
         self.backbone = backbone
@@ -68,6 +116,9 @@ class LogoSequenceClassifier(LogoTask):
         self.pooling = pooling
         self.dropout = dropout
         self.activation = keras.activations.serialize(keras.activations.get(activation))
+        self.sequence_length = sequence_length
+        self.length_policy = length_policy
+        self._warned_length = False
 
     @property
     def tokenizer(self):
@@ -80,14 +131,21 @@ class LogoSequenceClassifier(LogoTask):
         Args:
             sequences: list of DNA strings (any case; non-ACGT = N). Lengths
                 may differ; each must give at most `max_sequence_length`
-                tokens per frame.
+                tokens per frame. Lengths other than `sequence_length` are
+                treated by `length_policy`.
             batch_size: int.
 
         Returns:
             float array `[N]` when `num_outputs == 1` (one probability per
             sequence), else `[N, num_outputs]`.
+
+        Raises:
+            ValueError: for a sequence that is not DNA, too long for the
+                position table, or (`length_policy="error"`) not
+                `sequence_length` bp long.
         """
-        views = tokenize_views(self.tokenizer, list(sequences))  # [N, 2k, m]
+        sequences = self._apply_length_policy(list(sequences))
+        views = tokenize_views(self.tokenizer, sequences)  # [N, 2k, m]
         if views.shape[-1] > self.backbone.max_sequence_length:
             raise ValueError(
                 f"Sequences give {views.shape[-1]} tokens per frame, more than the backbone's "
@@ -99,6 +157,29 @@ class LogoSequenceClassifier(LogoTask):
         mean = self._predict_views(views.reshape(n * num_views, m), batch_size, n, num_views)
         return mean[:, 0] if self.num_outputs == 1 else mean
 
+    def _apply_length_policy(self, sequences):
+        target = self.sequence_length
+        other = [(i, len(s)) for i, s in enumerate(sequences) if isinstance(s, str) and len(s) != target]
+        if target is None or not other:
+            return sequences
+        index, length = other[0]
+        if self.length_policy == "center_crop_pad":
+            return [center_crop_pad(s, target) if isinstance(s, str) else s for s in sequences]
+        if self.length_policy == "error":
+            raise ValueError(
+                f"sequence {index} is {length} bp; {type(self).__name__} {self.name!r} was trained on "
+                f"{target}-bp sequences (length_policy='error'; 'center_crop_pad' crops or pads). "
+                f"Received length: {length}"
+            )
+        if not self._warned_length:
+            self._warned_length = True
+            logging.getLogger("kipoi_genome").warning(
+                f"warning: {type(self).__name__} {self.name!r} was trained on {target}-bp sequences; "
+                f"{len(other)} of {len(sequences)} have another length (sequence {index}: {length} bp) and are "
+                "scored as they are (length_policy='center_crop_pad' crops or pads them, 'error' rejects them)"
+            )
+        return sequences
+
     def get_config(self):
         return {
             **self._base_config(),
@@ -107,6 +188,8 @@ class LogoSequenceClassifier(LogoTask):
             "pooling": self.pooling,
             "dropout": self.dropout,
             "activation": self.activation,
+            "sequence_length": self.sequence_length,
+            "length_policy": self.length_policy,
         }
 
 
@@ -124,7 +207,9 @@ class LogoPromoterClassifier(LogoSequenceClassifier):
         backbone: a `LogoBackbone`, or a dict of its arguments.
         pooling: `"first"` (LOGO) or `"mean"`. Defaults to `"first"`.
         dropout: float. Defaults to 0.25 (LOGO).
-        **kwargs: `keras.Model` arguments.
+        **kwargs: `keras.Model` arguments and `LogoSequenceClassifier`'s
+            `sequence_length` / `length_policy` (the preset
+            `logo_promoter_chr20` records `sequence_length=600`).
 
     Example:
     >>> model = LogoPromoterClassifier.from_preset("logo_promoter_chr20")  # doctest: +SKIP
