@@ -10,7 +10,9 @@ outputs of the models that wrote the files. The package import stays quiet
 CLI's one-line error contract (docs/errors.md) holds.
 """
 
+import ast
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -36,6 +38,7 @@ import numpy as np
 
 folder = sys.argv[1]
 inputs = np.load(folder + "/inputs.npz")
+unregistered = [n for n in inputs["registered"] if keras.saving.get_registered_object("kipoi_genome>" + n) is None]
 enformer = keras.saving.load_model(folder + "/enformer.keras")
 logo = keras.saving.load_model(folder + "/logo.keras")
 trained = keras.saving.load_model(folder + "/trained.keras")
@@ -47,8 +50,20 @@ np.savez(
     logo_class=type(logo).__name__,
     trained=trained.predict_on_batch(inputs["one_hot"]),
     schedule_class=type(trained.optimizer._learning_rate).__name__,
+    unregistered=np.array(unregistered, dtype=str),
 )
 """
+
+
+def _registered_names():
+    """Names of the classes and functions decorated with `@register` anywhere in the package."""
+    names = set()
+    for path in pathlib.Path(kipoi_genome.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                if any(isinstance(d, ast.Name) and d.id == "register" for d in node.decorator_list):
+                    names.add(node.name)
+    return sorted(names)
 
 
 def _fresh_env():
@@ -89,7 +104,9 @@ def test_load_model_after_import_kipoi_genome_only(enformer_fixture, tmp_path):
 
     fasta = "".join(open(EXAMPLE_FASTA).read().split("\n")[1:])
     sequences = [fasta[10_000:10_600], fasta[50_000:50_600].lower(), fasta[90_000:90_600]]
-    np.savez(tmp_path / "inputs.npz", one_hot=one_hot, sequences=np.array(sequences))
+    registered = _registered_names()
+    assert {"Enformer", "LogoPromoterClassifier", "KmerTokenizer", "LinearWarmup", "ConvBlock"} <= set(registered)
+    np.savez(tmp_path / "inputs.npz", one_hot=one_hot, sequences=np.array(sequences), registered=np.array(registered))
 
     result = subprocess.run(
         [sys.executable, "-c", LOAD_SCRIPT, str(tmp_path)],
@@ -101,6 +118,7 @@ def test_load_model_after_import_kipoi_genome_only(enformer_fixture, tmp_path):
 
     assert str(fresh["enformer_class"]) == "Enformer" and str(fresh["logo_class"]) == "LogoPromoterClassifier"
     assert str(fresh["schedule_class"]) == "LinearWarmup"
+    assert list(fresh["unregistered"]) == []  # every @register class is known after `import kipoi_genome`
     expected = enformer.predict_on_batch(one_hot)
     assert expected["human"].shape == (2, 16, 5313) and expected["mouse"].shape == (2, 16, 1643)
     for head in ("human", "mouse"):
