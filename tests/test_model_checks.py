@@ -21,7 +21,7 @@ import yaml
 
 from kipoi_genome.cli.main import main
 from kipoi_genome.cli.model_checks import ACCEPTS, ONE_HOT, inspect_model, require_model
-from kipoi_genome.models import LogoMaskedLM, LogoPromoterClassifier, LogoSequenceClassifier
+from kipoi_genome.models import Enformer, LogoMaskedLM, LogoPromoterClassifier, LogoSequenceClassifier
 from kipoi_genome.models.presets import get_preset
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -49,6 +49,8 @@ def models(tmp_path_factory):
         paths[name] = str(folder / f"{name}.keras")
         model.save(paths[name])
     paths["regressor"] = regressor
+    paths["enformer"] = str(folder / "enformer_tiny.keras")
+    Enformer.from_preset("enformer_tiny", load_weights=False).save(paths["enformer"])
     return paths
 
 
@@ -134,12 +136,15 @@ def test_wrong_models_are_rejected_by_every_command(tmp_path, capfd, models, inp
          "export-kipoi runs Enformer", ONE_HOT_TEXT),
         (["finetune", "--model", seq100, "--data", inputs["data.tsv"], "--output", out + ".keras"], plain,
          "finetune runs Enformer", "a LOGO masked LM", "a LOGO backbone", "a LOGO sequence classifier"),
+        # An Enformer where only a LOGO model runs.
+        (["pretrain", "logo-evaluate", "--model", models["enformer"], "--fasta", FASTA], f"{models['enformer']}: Enformer,",
+         "pretrain logo-evaluate runs a LOGO masked LM (presets logo_5mer_chr20_mlm, or a .keras file of one)"),
     ]
     for argv, *fragments in cases:
         assert_rejected(capfd, tmp_path, argv, *fragments)
     commands = {argv[0] for argv, *_ in cases}
     assert commands == {"interpret", "plot", "predict-genes", "score-variants", "predict", "export-hub",
-                        "export-kipoi", "finetune"}
+                        "export-kipoi", "finetune", "pretrain"}
 
 
 def _one_hot(sequence):
@@ -263,6 +268,6 @@ def test_info_says_which_commands_run_a_model(capfd, models):
     ]
     code, out, err = run_cli(capfd, "info", "logo_5mer_chr20_mlm")
     assert code == 0, err
-    assert out.splitlines()[-1] == "commands: score-variants, finetune"
+    assert out.splitlines()[-1] == "commands: score-variants, finetune, pretrain logo-evaluate"
     code, out, _ = run_cli(capfd, "info", models["seqvar"])
     assert out.splitlines()[-1] == "commands: none (not a model kipoi-genome commands run)"

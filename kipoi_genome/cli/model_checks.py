@@ -63,6 +63,7 @@ ACCEPTS = {
     "export-hub": (ENFORMER, LOGO_CLASSIFIER, ONE_HOT),
     "export-kipoi": (ENFORMER, ONE_HOT),
     "finetune": (ENFORMER, LOGO_MASKED_LM, LOGO_BACKBONE, LOGO_CLASSIFIER),
+    "pretrain logo-evaluate": (LOGO_MASKED_LM,),
 }
 
 

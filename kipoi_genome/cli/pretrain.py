@@ -138,9 +138,10 @@ def _masked_lm(args):
     if args.model:
         from kipoi_genome.models import load_model
 
+        from kipoi_genome.cli.model_checks import require_model
+
         model = load_model(args.model, progress=False)
-        if not isinstance(model, LogoMaskedLM):
-            raise ValueError(f"--model must be a LOGO masked LM. Received: {args.model} ({type(model).__name__})")
+        require_model(model, "pretrain logo-evaluate", args.model)
         return model
     if not (args.weights and args.model_config):
         raise ValueError("Give --model, or both --weights and --model-config.")
