@@ -98,6 +98,46 @@ class VariantWindow:
         }
 
 
+def check_variant(fasta, variant, check_ref=True):
+    """The checks of `variant_window` without the window: contig, position and REF.
+
+    Reads only REF's bases from the FASTA, and none with `check_ref=False`
+    (a planning pass over millions of variants).
+
+    Args:
+        fasta: FastaExtractor.
+        variant: Variant.
+        check_ref: bool. Check REF against the FASTA. Defaults to True.
+
+    Raises:
+        InputFileError: naming the VCF file and line, when the contig is not
+            in the FASTA or the variant lies outside the contig;
+            `RefMismatchError` (a subclass) when REF disagrees with the FASTA.
+    """
+    chrom_length = fasta.chromosome_lengths.get(variant.chrom)
+    if chrom_length is None:
+        raise InputFileError(
+            variant.source, variant.line, f"contig not in FASTA {fasta.path}", variant.chrom
+        )
+    if variant.start < 0 or variant.end > chrom_length:
+        raise InputFileError(
+            variant.source,
+            variant.line,
+            f"variant lies outside {variant.chrom} (length {chrom_length})",
+            f"{variant.chrom}:{variant.pos}",
+        )
+    if check_ref:
+        genome_ref = fasta.extract(variant.chrom, variant.start, variant.end)
+        if genome_ref.upper() != variant.ref:
+            raise RefMismatchError(
+                variant.source,
+                variant.line,
+                f"REF disagrees with FASTA at {variant.chrom}:{variant.pos} (FASTA has "
+                f"'{genome_ref[:20]}')",
+                variant.ref,
+            )
+
+
 def variant_window(fasta, variant, length, check_ref=True):
     """Reference and alternative windows of one variant (see the module docstring).
 
@@ -117,32 +157,9 @@ def variant_window(fasta, variant, length, check_ref=True):
     """
     if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
         raise ValueError(f"`length` must be a positive integer. Received: length={length!r}")
-    lengths = fasta.chromosome_lengths
-    chrom_length = lengths.get(variant.chrom)
-    if chrom_length is None:
-        raise InputFileError(
-            variant.source, variant.line, f"contig not in FASTA {fasta.path}", variant.chrom
-        )
-    p = variant.start
-    if p < 0 or variant.end > chrom_length:
-        raise InputFileError(
-            variant.source,
-            variant.line,
-            f"variant lies outside {variant.chrom} (length {chrom_length})",
-            f"{variant.chrom}:{variant.pos}",
-        )
+    check_variant(fasta, variant, check_ref)
     anchor = length // 2
-    start = p - anchor
-    if check_ref:
-        genome_ref = fasta.extract(variant.chrom, p, variant.end)
-        if genome_ref.upper() != variant.ref:
-            raise RefMismatchError(
-                variant.source,
-                variant.line,
-                f"REF disagrees with FASTA at {variant.chrom}:{variant.pos} (FASTA has "
-                f"'{genome_ref[:20]}')",
-                variant.ref,
-            )
+    start = variant.start - anchor
     reference = fasta.extract(variant.chrom, start, start + length)
     left = reference[:anchor]
     alt = variant.alt[: length - anchor]

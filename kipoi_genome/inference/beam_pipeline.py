@@ -59,8 +59,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from kipoi_genome.utils.atomic import atomic_output
-from kipoi_genome.data import FastaExtractor, Interval, InputFileError, Variant, iter_vcf, variant_window
-from kipoi_genome.data.variants import VariantWindow
+from kipoi_genome.data import FastaExtractor, Interval, InputFileError, Variant, iter_vcf
+from kipoi_genome.data.variants import VariantWindow, check_variant
 from kipoi_genome.data.vcf import iter_vcf_region, vcf_index
 from kipoi_genome.inference.tiling import contig_tiles, tile_count
 
@@ -274,7 +274,7 @@ def _plan_vcf_regions(vcf, fasta, shard_dir, shard_size, check_ref, first_index)
         ))
 
     for variant in iter_vcf(vcf):
-        variant_window(fasta, variant, 1, check_ref=check_ref)
+        check_variant(fasta, variant, check_ref)
         same_contig = group is not None and variant.chrom == group["chrom"]
         if same_contig and variant.pos < group["last"]:
             raise _Unsorted()
@@ -303,7 +303,8 @@ def plan_variant_shards(vcfs, fasta, shard_dir, shard_size=1000, check_ref=False
     """Streams and checks VCFs once and cuts their alleles into shards.
 
     Every allele gets the single-process checks (`iter_vcf` for the record,
-    `variant_window` for its contig, position and, with `check_ref`, REF),
+    `check_variant`, as `variant_window` does, for its contig, position and,
+    with `check_ref`, REF),
     so the first bad record raises the same `InputFileError` as
     `score_variants`. A sorted, bgzipped VCF with a tabix/CSI index
     (`kipoi_genome.data.vcf.vcf_index`) is cut into region shards of about
@@ -351,8 +352,7 @@ def _plan_vcf_manifests(vcf, fasta, shard_dir, shard_size, check_ref, first_inde
         rows.clear()
 
     for variant in iter_vcf(vcf):
-        # length=1 reads at most two bases: the checks without the window.
-        variant_window(fasta, variant, 1, check_ref=check_ref)
+        check_variant(fasta, variant, check_ref)
         if variant.source != source or variant.chrom != chrom or len(rows) >= shard_size:
             flush()
             source, chrom = variant.source, variant.chrom
