@@ -222,6 +222,7 @@ class Slow:
     def __del__(self):
         time.sleep(1.0)  # SIGTERM arrives here: Python drops exceptions raised in __del__
 
+start = time.monotonic()  # after the imports (`import kipoi_genome` imports TensorFlow)
 with errors.signals_as_exceptions():
     try:
         obj = Slow()
@@ -230,13 +231,13 @@ with errors.signals_as_exceptions():
         print("survived", flush=True)
         time.sleep(30)
     except errors.Terminated as error:
+        print(f"{time.monotonic() - start:.1f}", flush=True)
         sys.exit(errors.report_interrupt("test", error))
 """
 
 
 def test_a_dropped_sigterm_is_raised_again():
-    start = time.time()
-    result = subprocess.run([sys.executable, "-c", _DROPPED], capture_output=True, text=True, env=_env(), timeout=60)
-    assert result.returncode == 143 and result.stdout == "survived\n"
+    result = subprocess.run([sys.executable, "-c", _DROPPED], capture_output=True, text=True, env=_env(), timeout=300)
+    assert result.returncode == 143 and result.stdout.startswith("survived\n")
     assert result.stderr == "kipoi-genome test: error: interrupted by SIGTERM\n"  # no "Exception ignored"
-    assert time.time() - start < 15
+    assert float(result.stdout.split()[1]) < 15  # raised again after REDELIVER_S, not after the 30-s sleep
