@@ -35,7 +35,26 @@ def pytest_addoption(parser):
     )
 
 
+# Tests that take longest on 2 CPU cores, one node-id prefix a line (a module,
+# `module::test` or `module::test[param]`), measured with `pytest --durations=0`;
+# `pytest -m "not slow"` is the fast subset (README: under 5 minutes).
+SLOW_TESTS = pathlib.Path(__file__).with_name("slow_tests.txt")
+
+
+def _slow_prefixes():
+    lines = SLOW_TESTS.read_text().splitlines() if SLOW_TESTS.is_file() else []
+    return tuple(line.split("#")[0].strip() for line in lines if line.split("#")[0].strip())
+
+
+def _is_slow(nodeid, prefixes):
+    return any(nodeid == p or nodeid.startswith(p + "::") or nodeid.startswith(p + "[") for p in prefixes)
+
+
 def pytest_collection_modifyitems(config, items):
+    prefixes = _slow_prefixes()
+    for item in items:
+        if _is_slow(item.nodeid, prefixes):
+            item.add_marker(pytest.mark.slow)
     if config.getoption("--run-large"):
         return
     skip_large = pytest.mark.skip(reason="large test: run with --run-large")
