@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from kipoi_genome.models import Enformer, list_presets
-from kipoi_genome.models.enformer.enformer import exponential_linspace_int, trunk_chunks, trunk_halo
+from kipoi_genome.models.enformer.chunked_inference import conv_halo, conv_windows, forward, model_windows, predict_on_batch
+from kipoi_genome.models.enformer.enformer import exponential_linspace_int
 
 TINY = dict(
     channels=48,
@@ -125,19 +126,19 @@ def test_invalid_config_raises(override, message):
         Enformer(**{**TINY, **override})
 
 
-def test_trunk_chunks_tile_the_sequence_with_aligned_halos():
+def test_conv_windows_tile_the_sequence_with_aligned_halos():
     # Stem k=15 (7 bp) + tower k=5 at 2, 4, ..., 64 bp per position (2 * 126 bp).
-    assert trunk_halo([768, 896, 1024, 1152, 1280, 1536]) == 259
-    chunks = trunk_chunks(196_608, 32_768, 259, 128)
+    assert conv_halo([768, 896, 1024, 1152, 1280, 1536]) == 259
+    chunks = conv_windows(196_608, 32_768, 259, 128)
     assert len(chunks) == 6
     assert chunks[0] == (0, 33_152, 0, 32_768)  # halo 259 -> 384 (3 bins)
     assert chunks[1] == (32_384, 65_920, 32_768, 65_536)
     assert chunks[-1] == (163_456, 196_608, 163_840, 196_608)
     assert [c[2] for c in chunks[1:]] == [c[3] for c in chunks[:-1]]
     assert all(start % 128 == 0 and stop % 128 == 0 for start, stop, _, _ in chunks)
-    assert trunk_chunks(2048, 1000, 0, 128) == [(0, 1000, 0, 1000), (1000, 2000, 1000, 2000), (2000, 2048, 2000, 2048)]
-    assert trunk_chunks(2048, 2048, 259, 128) is None
-    assert trunk_chunks(2048, None, 259, 128) is None
+    assert conv_windows(2048, 1000, 0, 128) == [(0, 1000, 0, 1000), (1000, 2000, 1000, 2000), (2000, 2048, 2000, 2048)]
+    assert conv_windows(2048, 2048, 259, 128) is None
+    assert conv_windows(2048, None, 259, 128) is None
 
 
 def _perturbed_pair(**config):
@@ -154,16 +155,16 @@ def _perturbed_pair(**config):
 
 def test_chunked_inference_equals_whole_sequence_pass():
     chunked, whole = _perturbed_pair()
-    assert len(chunked._chunks) == 4
+    assert len(model_windows(chunked)) == 4
     x = one_hot(2, 2048, seed=4)
     expected = whole.predict_on_batch(x)
-    for got in (chunked.predict_on_batch(x), chunked(x, training=False)):
+    for got in (predict_on_batch(chunked, x), forward(chunked, x)):
         for key in expected:
             scale = np.abs(expected[key]).max()
             np.testing.assert_allclose(np.asarray(got[key]), expected[key], rtol=0, atol=1e-5 * scale)
     # A halo one bin short of the 259-bp receptive field changes the outputs.
-    chunked._chunks = [(s + 128 * (s > 0), e - 128 * (e < 2048), a, b) for s, e, a, b in chunked._chunks]
-    assert np.abs(chunked(x, training=False)["human"] - expected["human"]).max() > 1e-3 * np.abs(expected["human"]).max()
+    windows = [(s + 128 * (s > 0), e - 128 * (e < 2048), a, b) for s, e, a, b in model_windows(chunked)]
+    assert np.abs(forward(chunked, x, windows)["human"] - expected["human"]).max() > 1e-3 * np.abs(expected["human"]).max()
 
 
 def test_training_pass_is_never_chunked():

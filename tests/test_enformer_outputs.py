@@ -1,4 +1,4 @@
-"""`Enformer.embed`, `predict --output-embeddings`, `predict --format bigwig` and Parquet outputs."""
+"""`chunked_inference.embed`, `predict --output-embeddings`, `predict --format bigwig` and Parquet outputs."""
 
 import h5py
 import keras
@@ -9,6 +9,7 @@ import pytest
 
 from kipoi_genome.cli.main import main
 from kipoi_genome.models import Enformer
+from kipoi_genome.models.enformer.chunked_inference import embed, predict_on_batch
 
 LENGTH, BINS, BIN = 2048, 8, 128
 
@@ -39,23 +40,23 @@ def random_one_hot(batch, seed=0):
 def test_embed_equals_trunk_output_of_forward_pass(chunk):
     model = tiny_enformer(inference_chunk_length=chunk)
     x = random_one_hot(2)
-    embeddings = np.asarray(model.embed(x))
+    embeddings = np.asarray(embed(model, x))
     assert embeddings.shape == (2, BINS, 2 * 48)
     # The tensor entering the heads in the model's own functional graph.
     trunk = keras.Model(model.input, model.get_layer("head_human").input)
     np.testing.assert_allclose(embeddings, trunk.predict_on_batch(x), rtol=1e-4, atol=1e-5)
-    predictions = model.predict_on_batch(x)
+    predictions = predict_on_batch(model, x)
     for organism in ("human", "mouse"):
         heads = np.asarray(model.get_layer(f"head_{organism}")(embeddings))
         np.testing.assert_allclose(heads, predictions[organism], rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="sequence length 2048"):
-        model.embed(x[:, :1024])
+        embed(model, x[:, :1024])
 
 
 @pytest.mark.large
 def test_embed_published_size():
     model = Enformer.from_preset("enformer", load_weights=False)
-    embeddings = model.embed(np.zeros((1, 196_608, 4), np.float32))
+    embeddings = embed(model, np.zeros((1, 196_608, 4), np.float32))
     assert tuple(embeddings.shape) == (1, 896, 3072)
 
 
@@ -168,7 +169,7 @@ def test_predict_embeddings_h5_npy_and_parquet(tiny, genome, tmp_path):
     table = pd.read_parquet(tmp_path / "p.parquet")
     assert list(table.columns) == ["chrom", "start", "end", "name", "strand", "human_0", "human_1", "human_2",
                                    "mouse_0", "mouse_1"]
-    predictions = model.predict_on_batch(x)
+    predictions = predict_on_batch(model, x)
     np.testing.assert_allclose(table[["human_0", "human_1", "human_2"]].to_numpy(), predictions["human"].mean(axis=1),
                                rtol=1e-5)
 

@@ -7,6 +7,7 @@ import pytest
 from kipoi_genome.cli.main import main
 from kipoi_genome.models import load_model, with_precision
 from kipoi_genome.inference.flops import forward_flops
+from kipoi_genome.models.enformer.chunked_inference import model_windows
 from kipoi_genome.models.precision import model_precision
 from kipoi_genome.models import Enformer
 
@@ -107,7 +108,7 @@ def test_full_enformer_forward_flops():
     del model
     model = Enformer.from_preset("enformer", load_weights=False)
     chunked = forward_flops(model, (1, 196_608, 4))
-    windows = [stop - start for start, stop, _, _ in model._chunks]
+    windows = [stop - start for start, stop, _, _ in model_windows(model)]
     assert windows == [33_152] + [33_536] * 4 + [33_152]
     assert chunked["Conv2D"] == 2 * (sum(_trunk_macs(n) for n in windows) + final)
     assert 1.01 < chunked["total"] / flops["total"] < 1.03

@@ -55,6 +55,7 @@ def run(args):
     from kipoi_genome.data import parse_region
     from kipoi_genome.data.gene_models import read_gene_models
     from kipoi_genome.models import load_model
+    from kipoi_genome.models.enformer.chunked_inference import predict_on_batch
     from kipoi_genome.inference.track_selection import select_tracks
     from kipoi_genome.interpret import gradient_times_input, select_output
     from kipoi_genome.interpret.plots import plot_region, track_title
@@ -87,7 +88,7 @@ def run(args):
             f"--region is {region.width:,} bp; the model predicts {window.output.width:,} bp around its centre. "
             f"Received: {args.region!r}"
         )
-    outputs = model.predict_on_batch(window.one_hot[None])
+    outputs = predict_on_batch(model, window.one_hot[None])
     values = np.asarray(select_output(outputs, head, [int(t) for t in tracks]))[0]
     contributions = None
     if args.contributions:

@@ -22,9 +22,6 @@ import tensorflow as tf
 
 from kipoi_genome.utils.atomic import current_umask
 from kipoi_genome.models.enformer.chunked_inference import forward
-from kipoi_genome.models.enformer.chunked_inference import forward
-from kipoi_genome.models.enformer.chunked_inference import forward
-from kipoi_genome.models.enformer.chunked_inference import forward
 from kipoi_genome.models.enformer.enformer import Enformer
 
 SIGNATURE = "serving_default"

@@ -1,4 +1,4 @@
-"""Enformer embeddings (`Enformer.embed`) of BED regions, streamed to HDF5 or NumPy."""
+"""Enformer embeddings (`chunked_inference.embed`) of BED regions, streamed to HDF5 or NumPy."""
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -6,6 +6,8 @@ from tqdm.auto import tqdm
 from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.utils.batching import batched
 from kipoi_genome.data import FastaExtractor
+from kipoi_genome.models import Enformer
+from kipoi_genome.models.enformer.chunked_inference import embed
 
 EMBEDDING_SUFFIXES = (".h5", ".hdf5", ".npy")
 
@@ -23,11 +25,11 @@ def embed_regions(model, fasta, intervals, batch_size=4, use_strand=False, progr
     past contig ends), as in `predict_regions`.
 
     Raises:
-        ValueError: for models without `embed` (only Enformer has one).
+        ValueError: for a model that is not an `Enformer`.
     """
-    if not hasattr(model, "embed"):
+    if not isinstance(model, Enformer):
         raise ValueError(
-            f"--output-embeddings needs an Enformer (a model with `embed`). Received: {type(model).__name__}"
+            f"--output-embeddings needs an Enformer. Received: {type(model).__name__}"
         )
     fasta = fasta if isinstance(fasta, FastaExtractor) else FastaExtractor(fasta)
     length = model.sequence_length
@@ -37,7 +39,7 @@ def embed_regions(model, fasta, intervals, batch_size=4, use_strand=False, progr
         strands = ["-" if use_strand and interval.strand == "-" else "+" for interval in batch]
         regions = [interval.resize(length) for interval in batch]
         x = fasta.extract_one_hot_batch([r.chrom for r in regions], [r.start for r in regions], length, strands)
-        embeddings = np.asarray(model.embed(x), dtype=np.float32)
+        embeddings = np.asarray(embed(model, x), dtype=np.float32)
         for interval, embedding in zip(batch, embeddings):
             yield interval, embedding
         bar.update(len(batch))

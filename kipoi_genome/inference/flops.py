@@ -12,6 +12,8 @@ import collections
 import numpy as np
 import tensorflow as tf
 
+from kipoi_genome.models.enformer.chunked_inference import forward
+
 
 def _shape(tensor):
     shape = tensor.shape
@@ -53,7 +55,9 @@ def forward_flops(model, input_shape, dtype=tf.float32):
     """FLOPs of one inference forward pass, by op type.
 
     Args:
-        model: a Keras model (or any callable on tensors).
+        model: a Keras model (or any callable on tensors); an `Enformer`
+            runs its stem and conv tower window by window, as at inference
+            (`models.enformer.chunked_inference.forward`).
         input_shape: full input shape including the batch dimension, e.g.
             `(1, 196608, 4)`; or a dict name -> (shape, dtype) for models
             with several inputs.
@@ -66,7 +70,7 @@ def forward_flops(model, input_shape, dtype=tf.float32):
         spec = {name: tf.TensorSpec(shape, d) for name, (shape, d) in input_shape.items()}
     else:
         spec = tf.TensorSpec(input_shape, dtype)
-    graph = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec).graph
+    graph = tf.function(lambda x: forward(model, x)).get_concrete_function(spec).graph
     counts = collections.Counter()
     for op in graph.get_operations():
         if op.type in ("PartitionedCall", "StatefulPartitionedCall", "While", "If", "StatelessIf"):

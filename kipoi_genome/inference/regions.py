@@ -5,6 +5,7 @@ from tqdm.auto import tqdm
 
 from kipoi_genome.utils.batching import batched
 from kipoi_genome.data import FastaExtractor, InputFileError, check_sequence
+from kipoi_genome.models.enformer.chunked_inference import predict_on_batch
 
 
 def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, progress=True):
@@ -42,7 +43,7 @@ def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, pro
         else:
             regions = [interval.resize(length) for interval in batch]
             x = fasta.extract_one_hot_batch([r.chrom for r in regions], [r.start for r in regions], length, strands)
-            out = model.predict_on_batch(x)
+            out = predict_on_batch(model, x)
             outputs = out if isinstance(out, dict) else {"output": out}
         for i, interval in enumerate(batch):
             yield interval, {k: np.asarray(v[i]) for k, v in outputs.items()}

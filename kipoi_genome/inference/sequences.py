@@ -10,6 +10,7 @@ from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.utils.batching import batched
 from kipoi_genome.data.errors import InputFileError
 from kipoi_genome.data.transforms import one_hot_encode
+from kipoi_genome.models.enformer.chunked_inference import predict_on_batch
 
 __all__ = ["predict_sequence_table", "write_prediction_table"]
 
@@ -23,7 +24,7 @@ def _logo_columns(model, sequences):
 
 def _one_hot_columns(model, sequences):
     x = np.stack([one_hot_encode(s) for s in sequences]).astype("float32")
-    out = model.predict_on_batch(x)
+    out = predict_on_batch(model, x)
     out = out if isinstance(out, dict) else {"output": out}
     columns = {}
     for head, value in out.items():

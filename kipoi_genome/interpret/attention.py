@@ -3,6 +3,8 @@
 import keras
 import numpy as np
 
+from kipoi_genome.models.enformer.chunked_inference import conv_features
+
 
 def attention_maps(model, one_hot):
     """Attention weights of an Enformer, averaged over heads and layers.
@@ -20,8 +22,7 @@ def attention_maps(model, one_hot):
     """
     if not getattr(model, "num_transformer_layers", 0):
         raise ValueError("attention_maps needs an Enformer with transformer layers.")
-    trunk = keras.Model(model.input, model.get_layer("transformer_0_mha").input)
-    x = trunk.predict_on_batch(np.asarray(one_hot, dtype=np.float32))
+    x = conv_features(model, np.asarray(one_hot, dtype=np.float32))  # window by window, as at inference
     total = 0.0
     for i in range(model.num_transformer_layers):
         block = model.get_layer(f"transformer_{i}_mha").layer

@@ -16,8 +16,6 @@ from kipoi_genome.data.tf_datasets import reverse_complement_one_hot
 from kipoi_genome.data import transforms
 from kipoi_genome.models.enformer.chunked_inference import predict_on_batch
 
-from kipoi_genome.models.enformer.chunked_inference import predict_on_batch
-
 
 def _as_dict(outputs):
     return outputs if isinstance(outputs, dict) else {"output": outputs}

@@ -19,12 +19,14 @@ Cost per alternative of the published model: the transformer and heads
 (about a third of a forward pass) plus a 1,664-bp trunk window (under 1 %).
 """
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
 from kipoi_genome.interpret.augmentation import ViewAverage, augmented_views, predict_averaged
 from kipoi_genome.models import Enformer
-from kipoi_genome.models.enformer.enformer import trunk_halo
+from kipoi_genome.models.enformer.chunked_inference import conv_features, conv_halo
 
 # Transformer work per body call is bounded by this many bytes of attention
 # logits ([B, heads, T, 2T] per layer): 3 full-size sequences, many tiny ones.
@@ -82,7 +84,7 @@ class IncrementalEnformer:
         self.bins = self.length // self.bin_size
         # Trunk position j depends only on the input within `halo` bp of its
         # `bin_size` bp (the rounding keeps windows on the pooling grid).
-        self.halo = -(-trunk_halo(model.tower_filters) // self.bin_size) * self.bin_size
+        self.halo = -(-conv_halo(model.tower_filters) // self.bin_size) * self.bin_size
         self.max_window = int(max_window_fraction * self.length)
         dtype = model.compute_dtype
         per_sequence = 4 * model.num_heads * self.bins * 2 * self.bins
@@ -90,7 +92,7 @@ class IncrementalEnformer:
         # XLA when the model was compiled for it (`load_model(..., jit_compile=True)`, `--xla`).
         jit = bool(model.compiled and model.jit_compile is True)
         self._trunk = tf.function(
-            model.conv_features, input_signature=[tf.TensorSpec([None, self.length, 4], dtype)], jit_compile=jit
+            functools.partial(conv_features, model), input_signature=[tf.TensorSpec([None, self.length, 4], dtype)], jit_compile=jit
         )
         self._window_trunk = tf.function(
             self._run_conv_layers, input_signature=[tf.TensorSpec([None, None, 4], dtype)], jit_compile=jit

@@ -19,10 +19,10 @@ import tensorflow as tf
 
 from kipoi_genome.interpret.targets import output_scalar, select_output
 from kipoi_genome.layers import TargetLengthCrop1D
-from kipoi_genome.models.enformer.enformer import trunk_chunks, trunk_halo
+from kipoi_genome.models.enformer.chunked_inference import conv_halo, conv_windows
 
-# Window for the backward pass through the trunk when the model runs its
-# trunk at once at inference (`inference_chunk_length=None`).
+# Window for the backward pass through the stem and conv tower when the
+# model runs them at once at inference (`inference_chunk_length=None`).
 GRADIENT_CHUNK_LENGTH = 32_768
 
 
@@ -43,10 +43,10 @@ def enformer_input_gradient(model, one_hot, head=None, tracks=None, bins=None):
     dtype = model.compute_dtype
     x = tf.convert_to_tensor(np.asarray(one_hot), dtype=dtype)
     length, bin_size = model.sequence_length, model.bin_size
-    chunks = trunk_chunks(
+    chunks = conv_windows(
         length,
         model.inference_chunk_length or GRADIENT_CHUNK_LENGTH,
-        trunk_halo(model.tower_filters),
+        conv_halo(model.tower_filters),
         bin_size,
     ) or [(0, length, 0, length)]
     conv_layers = model.conv_layers

@@ -197,11 +197,13 @@ class KerasModel(kipoi.model.BaseModel):
         self.__dict__["_test"] = value
 
     def predict_on_batch(self, x):
+        from kipoi_genome.models.enformer.chunked_inference import predict_on_batch
+
         length = self.model.inputs[0].shape[1]
         x = np.asarray(x, dtype=np.float32)
         if length is not None:
             x = crop_center(x, length)
-        return to_numpy(self.model.predict_on_batch(x))
+        return to_numpy(predict_on_batch(self.model, x))
 
 
 class EnformerModel(KerasModel):

@@ -9,7 +9,6 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kipoi_genome.layers import (
     AttentionPool1D,
@@ -162,6 +161,13 @@ def _output_heads(heads, fan_in):
 class Enformer(PresetMixin, keras.Model):
     """Enformer: DNA sequence -> 128-bp binned genomic tracks.
 
+    A plain functional model built as the paper's figure: the trunk (stem ->
+    conv_tower -> transformer -> target crop -> final_pointwise) and one
+    softplus head per organism. `model(x)`, `predict` and training run the
+    whole sequence at once; `models.enformer.chunked_inference` runs inference
+    with the stem and conv tower window by window (`inference_chunk_length`),
+    which the package's inference paths use.
+
     Args:
         channels: int. Transformer width C (1536 in the published model).
         num_transformer_layers: int. Number of transformer blocks (11).
@@ -185,14 +191,14 @@ class Enformer(PresetMixin, keras.Model):
         positional_basis_length: int or None. Token count that parameterises
             the relative basis; None uses the actual token count. Set it to
             1536 to run the published weights at another input length.
-        inference_chunk_length: int or None. At inference (`training=False`)
-            the stem and conv tower run over windows of this many bp, one
-            after another, each widened by a halo that covers their receptive
-            field, so outputs equal the whole-sequence pass
-            while its `[B, L, C/2]` activations are held for one window only.
-            A multiple of `2 ** (num_conv_tower_blocks + 1)`; None (or a value
-            >= `sequence_length`) runs the whole sequence at once. Training
-            always runs the whole sequence (batch statistics).
+        inference_chunk_length: int or None. Window length in bp with which
+            `models.enformer.chunked_inference` runs the stem and conv tower at
+            inference, one window after another, each widened by a halo that
+            covers their receptive field: outputs equal the whole-sequence
+            pass while the `[B, L, C/2]` activations are held for one window
+            only. A multiple of `2 ** (num_conv_tower_blocks + 1)`; None (or a
+            value >= `sequence_length`) runs the whole sequence at once. The
+            model's own call and training always run the whole sequence.
         **kwargs: `keras.Model` arguments (`name`, `dtype`).
 
     Call arguments:
@@ -206,6 +212,7 @@ class Enformer(PresetMixin, keras.Model):
     Example:
     ```python
     model = Enformer.from_preset("enformer")          # official weights (downloaded once, cached)
+    outputs = chunked_inference.predict_on_batch(model, x)  # stem + tower window by window
     arch = Enformer.from_preset("enformer", load_weights=False)  # random weights, offline
     tiny = Enformer(channels=48, num_transformer_layers=1, num_heads=2,
                     heads={"human": 3}, sequence_length=2048, target_length=8,
@@ -329,41 +336,9 @@ class Enformer(PresetMixin, keras.Model):
         # and change the saved weight layout.
         self._conv_names = [layer.name for layer in conv_layers]
         self._embedding_names = [layer.name for layer in embedding_layers]
-        self._chunks = trunk_chunks(
-            sequence_length, inference_chunk_length, trunk_halo(filters), downsampling
-        )
 
-    def call(self, inputs, training=None, mask=None):
-        if training or self._chunks is None:
-            return super().call(inputs, training=training, mask=mask)
-        (x,) = self._standardize_inputs(inputs)
-        x = self._chunked_conv_features(x)
-        for layer in self.embedding_layers:
-            x = layer(x, training=False)
-        return {organism: self.get_layer(f"head_{organism}")(x) for organism in self.heads}
-
-    def _chunked_conv_features(self, inputs):
-        """The stem and conv tower over `self._chunks`, one window at a time.
-
-        Each window's input slice waits for the previous window's output, so
-        graph mode cannot run windows side by side and hold all of their
-        activations at once.
-        """
-        conv_layers = self.conv_layers
-        downsampling = 2 ** (self.num_conv_tower_blocks + 1)
-        pieces = []
-        for start, stop, keep_start, keep_stop in self._chunks:
-            with tf.control_dependencies(pieces[-1:]):
-                x = inputs[:, start:stop]
-            for layer in conv_layers:
-                x = layer(x, training=False)
-            pieces.append(
-                x[:, (keep_start - start) // downsampling : (keep_stop - start) // downsampling]
-            )
-        return keras.ops.concatenate(pieces, axis=1)
-
-    # Public pieces of the inference pass, for passes that rerun only part of
-    # it (kipoi_genome.interpret.incremental, .gradients).
+    # The trunk in two parts, for passes that run or rerun part of it
+    # (chunked_inference, interpret.incremental, interpret.recompute).
     @property
     def bin_size(self):
         """bp per conv tower output position (and per output bin): `2 ** (blocks + 1)`."""
@@ -380,20 +355,6 @@ class Enformer(PresetMixin, keras.Model):
         dropout, GELU) in order: `[B, L / bin_size, C]` -> `[B, target_length, 2C]`,
         the embeddings the heads read."""
         return [self.get_layer(name) for name in self._embedding_names]
-
-    def conv_features(self, inputs):
-        """Stem and conv tower at inference, `[B, L, 4]` -> `[B, L / bin_size, C]`.
-
-        Window by window (`inference_chunk_length`) for full-length inputs
-        when configured; any other length that is a multiple of `bin_size`
-        runs at once, with zero padding at its ends as at the sequence ends.
-        """
-        if self._chunks is not None and inputs.shape[1] == self.sequence_length:
-            return self._chunked_conv_features(inputs)
-        x = inputs
-        for layer in self.conv_layers:
-            x = layer(x, training=False)
-        return x
 
     @property
     def tower_filters(self):
@@ -415,35 +376,10 @@ class Enformer(PresetMixin, keras.Model):
         """A model sharing weights that returns the `[B, bins, 2C]` embeddings.
 
         It is the plain functional graph, so it runs the stem and conv tower
-        over the whole sequence at once (no `inference_chunk_length` windows).
+        over the whole sequence at once; `chunked_inference.embed`
+        gives the same embeddings window by window.
         """
         return keras.Model(self.input, self.get_layer("final_gelu").output)
-
-    def embed(self, inputs):
-        """The trunk's output, the embeddings the heads read, `[B, target_length, 2C]`.
-
-        These are the embeddings people fine-tune on (3,072 channels for the
-        published model): the output of the final pointwise block and GELU,
-        computed as `call` computes them at inference (window by window when
-        `inference_chunk_length` is set), so each head applied to them gives
-        the model's own predictions.
-
-        Args:
-            inputs: float one-hot `[B, sequence_length, 4]`, ACGT order.
-
-        Returns:
-            tensor `[B, target_length, 2 * channels]`.
-        """
-        check_input_shape(inputs, self.sequence_length)
-        (x,) = self._standardize_inputs(inputs)
-        if self._chunks is not None:
-            x = self._chunked_conv_features(x)
-        else:
-            for layer in self.conv_layers:
-                x = layer(x, training=False)
-        for layer in self.embedding_layers:
-            x = layer(x, training=False)
-        return x
 
     def __call__(self, inputs, *args, **kwargs):
         check_input_shape(inputs, self.sequence_length)
@@ -475,49 +411,6 @@ class Enformer(PresetMixin, keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def trunk_halo(tower_filters, stem_width=15, tower_width=5):
-    """Receptive-field radius in bp of the stem and conv tower.
-
-    The stem convolution reaches `stem_width // 2` bp each side; tower block
-    `i` runs a width-`tower_width` convolution at `2 ** (i + 1)` bp per
-    position. Pooling (windows of 2, aligned) adds nothing beyond alignment.
-    """
-    return stem_width // 2 + sum(
-        (tower_width // 2) * 2 ** (i + 1) for i in range(len(tower_filters))
-    )
-
-
-def trunk_chunks(sequence_length, chunk_length, halo, downsampling):
-    """Windows for running the conv trunk chunk by chunk with exact results.
-
-    Args:
-        sequence_length: int, input bp (a multiple of `downsampling`).
-        chunk_length: int or None, bp kept per window (a multiple of
-            `downsampling`).
-        halo: int, receptive-field radius in bp; rounded up to
-            `downsampling` so windows stay aligned with the pooling grid.
-        downsampling: int, bp per trunk output position.
-
-    Returns:
-        None when one window covers the sequence; else a list of
-        `(start, stop, keep_start, keep_stop)` bp tuples: the input slice
-        `[start, stop)` (the kept part plus up to one halo each side, clipped
-        at the sequence ends, where the layers' own zero padding then matches
-        the whole-sequence pass) and the part `[keep_start, keep_stop)` whose
-        outputs are kept. Kept parts tile the sequence in order.
-    """
-    if chunk_length is None or chunk_length >= sequence_length:
-        return None
-    halo = -(-halo // downsampling) * downsampling
-    chunks = []
-    for keep_start in range(0, sequence_length, chunk_length):
-        keep_stop = min(keep_start + chunk_length, sequence_length)
-        chunks.append(
-            (max(0, keep_start - halo), min(sequence_length, keep_stop + halo), keep_start, keep_stop)
-        )
-    return chunks
 
 
 def check_input_shape(inputs, sequence_length):
