@@ -73,3 +73,18 @@ def test_length_settings_round_trip_and_bad_values(weights, tmp_path):
         LogoSequenceClassifier(TINY, length_policy="crop")
     with pytest.raises(ValueError, match="sequence_length=0"):
         LogoSequenceClassifier(TINY, sequence_length=0)
+
+
+def test_finetune_records_the_training_length(weights):
+    import pandas as pd
+
+    from kipoi_genome.training.finetune import finetune_logo
+
+    model = classifier(weights, sequence_length=100)  # as a 100-bp preset, fine-tuned on 60 bp
+    table = pd.DataFrame({
+        "sequence": [dna(60) for _ in range(24)],
+        "label": [0, 1] * 12,
+        "split": ["train"] * 16 + ["valid"] * 8,
+    })
+    finetune_logo(model, table, epochs=1, batch_size=8, log=None)
+    assert model.sequence_length == 60

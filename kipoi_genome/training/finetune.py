@@ -157,7 +157,8 @@ def finetune_logo(model, table, epochs=6, train="all", seed=0, batch_size=32, le
     Args:
         model: `LogoSequenceClassifier` (see `logo_classifier_from`); trained
             in place and left holding the weights of the best validation
-            epoch.
+            epoch, its `sequence_length` set to the training sequences'
+            length (None when they differ).
         table: DataFrame from `read_sequence_table(path, labels=True)`:
             `sequence`, `label` (0/1) and optionally `split`. Without
             `split`, a seeded stratified validation split of
@@ -193,6 +194,9 @@ def finetune_logo(model, table, epochs=6, train="all", seed=0, batch_size=32, le
                 f"({counts[split]} rows, labels {sorted(labels)})",
             )
     _check_lengths(model, table, source)
+    # Recorded for predict_sequences' length_policy: the training length, or None when lengths vary.
+    lengths = set(table.loc[table["split"] == "train", "sequence"].str.len())
+    model.sequence_length = int(lengths.pop()) if len(lengths) == 1 else None
     model.backbone.trainable = train == "all"
     config = FinetuneConfig(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
