@@ -43,7 +43,7 @@ def test_warn_scores_as_is_with_one_warning_line(weights, caplog):
         model.predict_sequences(sequences[:1])  # the trained length: no warning
     lines = [r.getMessage() for r in caplog.records if r.name == "kipoi_genome"]
     assert len(lines) == 1 and lines[0].startswith("warning: ") and "\n" not in lines[0]
-    assert "trained on 100-bp sequences; 2 of 3 have another length (sequence 1: 80 bp)" in lines[0]
+    assert "trained on 100-bp sequences and received one of 80 bp" in lines[0]
     np.testing.assert_allclose(first, plain.predict_sequences(sequences), rtol=1e-6)
     np.testing.assert_allclose(again, first[1:], rtol=1e-6)
 
@@ -88,3 +88,43 @@ def test_finetune_records_the_training_length(weights):
     })
     finetune_logo(model, table, epochs=1, batch_size=8, log=None)
     assert model.sequence_length == 60
+
+
+def test_predict_cli_length_policy_on_the_promoter_preset(tmp_path, capsys, caplog):
+    import pandas as pd
+
+    from kipoi_genome.cli.main import main
+
+    contig = "chr20_44080000_44220000"  # the shipped example FASTA (predict's default)
+
+    def bed(name, width):
+        path = tmp_path / name
+        path.write_text("".join(f"{contig}\t{start}\t{start + width}\n" for start in (20_000, 61_000)))
+        return str(path)
+
+    def predict(bed_path, *flags):
+        out = tmp_path / f"{len(list(tmp_path.iterdir()))}.tsv"
+        code = main(["predict", "--bed", bed_path, "--output", str(out), "--no-progress", *flags])
+        return code, out, capsys.readouterr().err
+
+    short = bed("short.bed", 300)
+    with caplog.at_level(logging.WARNING, logger="kipoi_genome"):  # stderr outside pytest
+        code, out, err = predict(short)
+    assert code == 0 and len(pd.read_csv(out, sep="\t")) == 2
+    warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("warning:")]
+    assert len(warnings) == 1 and "trained on 600-bp sequences and received one of 300 bp" in warnings[0]
+    caplog.clear()
+
+    code, out, err = predict(short, "--length-policy", "error")
+    assert code == 2 and not out.exists()
+    assert f"short.bed:1: region of 300 bp; " in err.strip().splitlines()[-1]
+
+    # 800-bp regions with center_crop_pad score as their central 600 bp.
+    _, cropped, _ = predict(bed("long.bed", 800), "--length-policy", "center_crop_pad")
+    central = tmp_path / "central.bed"
+    central.write_text("".join(f"{contig}\t{start + 100}\t{start + 700}\n" for start in (20_000, 61_000)))
+    _, exact, err = predict(str(central))
+    assert not caplog.records
+    np.testing.assert_allclose(
+        pd.read_csv(cropped, sep="\t")["probability"], pd.read_csv(exact, sep="\t")["probability"], rtol=1e-6
+    )

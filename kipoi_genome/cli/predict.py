@@ -87,6 +87,14 @@ def add_parser(subparsers):
         help="XLA-compile the forward pass: on CPU ~4-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
     )
     parser.add_argument("--use-strand", action="store_true", help="reverse-complement minus-strand regions")
+    parser.add_argument(
+        "--length-policy",
+        choices=("warn", "error", "center_crop_pad"),
+        default=None,
+        help="LOGO classifiers, for regions or sequences of another length than the model was trained on "
+        "(600 bp for logo_promoter_chr20): score as they are with one warning, stop, or use the central "
+        "window (N-padded when shorter); default: the model's own setting (warn)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     beam_options.add_beam_arguments(parser, "regions", 100)
     parser.set_defaults(func=run)
@@ -149,6 +157,7 @@ def run(args):
     if args.tile_genome:
         tiling, intervals = _genome_tiles(args, model, fasta)
     require_region_widths(info, intervals)
+    _set_length_policy(model, args)
     if args.output_embeddings:
         _write_embeddings(args, model, fasta, intervals)
         if args.output is None:
@@ -172,6 +181,20 @@ def run(args):
     if args.output != "-":
         print(f"wrote {len(intervals)} regions to {args.output}", file=sys.stderr)
     return 0
+
+
+def _set_length_policy(model, args):
+    """Applies --length-policy to a LOGO sequence classifier; any other use is an error."""
+    if args.length_policy is None:
+        return
+    if args.runner:
+        raise ValueError(f"--length-policy is not passed to --runner workers. Received: --length-policy {args.length_policy}")
+    if not hasattr(model, "length_policy"):
+        raise ValueError(
+            f"--length-policy applies to LOGO sequence classifiers. Received: --model {args.model} "
+            f"({type(model).__name__})"
+        )
+    model.length_policy = args.length_policy
 
 
 def _genome_tiles(args, model, fasta):
@@ -199,6 +222,7 @@ def _run_sequences(args):
     table = read_sequence_table(args.sequences)
     model = load_model(args.model, precision=args.precision, jit_compile=args.xla, progress=not args.no_progress)
     require_model(model, "predict --sequences", args.model)
+    _set_length_policy(model, args)
     predictions = predict_sequence_table(
         model, table, batch_size=args.batch_size, source=args.sequences, progress=not args.no_progress
     )

@@ -52,9 +52,18 @@ def predict_regions(model, fasta, intervals, batch_size=4, use_strand=False, pro
 
 
 def _check_lengths(model, intervals):
-    """Region-named error for a region too short for one k-mer token per frame (LOGO)."""
+    """Region-named error for a region too short for one k-mer token per frame (LOGO), or not
+    the trained length of a classifier with `length_policy="error"`."""
     k = getattr(getattr(model, "tokenizer", None), "k", 1)
+    trained = getattr(model, "sequence_length", None) if getattr(model, "length_policy", None) == "error" else None
     for interval in intervals:
+        if trained is not None and interval.width != trained:
+            raise InputFileError(
+                interval.source, interval.line,
+                f"region of {interval.width} bp; {model.name} was trained on {trained}-bp sequences "
+                "(length policy 'error'; 'center_crop_pad' uses the central window)",
+                f"{interval.chrom}:{interval.start}-{interval.end}",
+            )
         if interval.width < 2 * k - 1:
             raise InputFileError(
                 interval.source, interval.line,

@@ -174,9 +174,9 @@ class LogoSequenceClassifier(LogoTask):
         if not self._warned_length:
             self._warned_length = True
             logging.getLogger("kipoi_genome").warning(
-                f"warning: {type(self).__name__} {self.name!r} was trained on {target}-bp sequences; "
-                f"{len(other)} of {len(sequences)} have another length (sequence {index}: {length} bp) and are "
-                "scored as they are (length_policy='center_crop_pad' crops or pads them, 'error' rejects them)"
+                f"warning: {type(self).__name__} {self.name!r} was trained on {target}-bp sequences and "
+                f"received one of {length} bp; sequences of other lengths are scored as they are "
+                "(length_policy='center_crop_pad' crops or pads them, 'error' rejects them)"
             )
         return sequences
 
