@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from kipoi_genome.utils.atomic import atomic_output
-from kipoi_genome.cli import beam_options
+from kipoi_genome.cli import beam_options, compute_options
 
 DEFAULT_MODEL = "logo_promoter_chr20"
 
@@ -75,17 +75,7 @@ def add_parser(subparsers):
         help="also write Enformer embeddings (the [bins, 2C] trunk output the heads read) to .h5 or .npy",
     )
     parser.add_argument("--batch-size", type=int, default=4, help="regions per forward pass (default 4)")
-    parser.add_argument(
-        "--precision",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="bfloat16: mixed precision, faster on CPUs with AVX-512 BF16/AMX and on GPUs (default float32)",
-    )
-    parser.add_argument(
-        "--xla",
-        action="store_true",
-        help="XLA-compile the forward pass: on CPU ~4-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
-    )
+    compute_options.add_compute_arguments(parser)
     parser.add_argument("--use-strand", action="store_true", help="reverse-complement minus-strand regions")
     parser.add_argument(
         "--length-policy",

@@ -2,6 +2,8 @@
 
 import sys
 
+from kipoi_genome.cli import compute_options
+
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
@@ -44,12 +46,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("--rc", action="store_true", help="also average over the reverse-complement pass")
     parser.add_argument("--batch-size", type=int, default=4, help="TSS windows per forward pass (default 4)")
-    parser.add_argument(
-        "--precision",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="bfloat16: mixed precision, faster on CPUs with AVX-512 BF16/AMX and on GPUs (default float32)",
-    )
+    compute_options.add_compute_arguments(parser, xla=False)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from kipoi_genome.cli import beam_options, variant_genes
+from kipoi_genome.cli import beam_options, compute_options, variant_genes
 
 
 def add_parser(subparsers):
@@ -44,17 +44,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("--rc", action="store_true", help="also average over the reverse strand")
     parser.add_argument("--batch-size", type=int, default=4, help="variants per forward pass (default 4)")
-    parser.add_argument(
-        "--precision",
-        choices=("float32", "bfloat16"),
-        default="float32",
-        help="bfloat16: mixed precision, faster on CPUs with AVX-512 BF16/AMX and on GPUs (default float32)",
-    )
-    parser.add_argument(
-        "--xla",
-        action="store_true",
-        help="XLA-compile the forward pass: on CPU ~4-10%% faster for float32 Enformer but ~1.8 GB more peak memory",
-    )
+    compute_options.add_compute_arguments(parser)
     parser.add_argument(
         "--on-ref-mismatch",
         choices=("skip", "error"),
