@@ -120,7 +120,23 @@ def _ranges(chrom, start, end, name, strand):
     return {"chr": chrom, "start": int(start), "end": int(end), "id": name or "", "strand": strand}
 
 
-class _IntervalDataset(MapDataset):
+def variant_metadata(variant, window):
+    """Kipoi metadata of one variant's window: the variant's fields and its window as ranges."""
+    return {
+        "variant": {
+            "chrom": variant.chrom,
+            "pos": variant.pos,
+            "id": variant.id or "",
+            "ref": variant.ref,
+            "alt": variant.alt,
+        },
+        "ranges": _ranges(variant.chrom, window.start, window.end, variant.id or str(variant), "*"),
+    }
+
+
+class IntervalDataset(MapDataset):
+    """BED intervals of a FASTA, checked against its contigs and optionally resized; subclasses encode them."""
+
     def __init__(self, intervals_file, fasta_file, auto_resize_len=None, use_strand=False, check_bounds=True):
         self.fasta = fasta_file if isinstance(fasta_file, FastaExtractor) else FastaExtractor(fasta_file)
         self.intervals = read_bed(intervals_file)
@@ -143,7 +159,7 @@ class _IntervalDataset(MapDataset):
         return {"ranges": _ranges(interval.chrom, interval.start, interval.end, name, interval.strand)}
 
 
-class IntervalOneHotDataset(_IntervalDataset):
+class IntervalOneHotDataset(IntervalDataset):
     """BED intervals → one-hot DNA (Kipoi ``SeqIntervalDl`` equivalent).
 
     Args:
@@ -244,17 +260,7 @@ class VariantRefAltDataset(MapDataset):
         variant = self.variants[index]
         window = variant_window(self.fasta, variant, self.sequence_length)
         encode = lambda s: one_hot_encode(s, self.neutral_value, self.dtype)  # noqa: E731
-        name = variant.id or str(variant)
         return {
             "inputs": {"ref": encode(window.reference), "alt": encode(window.alternative)},
-            "metadata": {
-                "variant": {
-                    "chrom": variant.chrom,
-                    "pos": variant.pos,
-                    "id": variant.id or "",
-                    "ref": variant.ref,
-                    "alt": variant.alt,
-                },
-                "ranges": _ranges(variant.chrom, window.start, window.end, name, "*"),
-            },
+            "metadata": variant_metadata(variant, window),
         }

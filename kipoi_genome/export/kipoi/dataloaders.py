@@ -26,7 +26,7 @@ class IntervalOneHot(_datasets.IntervalOneHotDataset, kipoi.data.Dataset):
     load_all = kipoi.data.Dataset.load_all
 
 
-class IntervalKmer(_datasets._IntervalDataset, kipoi.data.Dataset):
+class IntervalKmer(_datasets.IntervalDataset, kipoi.data.Dataset):
     """BED intervals -> LOGO k-mer token ids through `kipoi_genome.tokenizers.KmerTokenizer`.
 
     Args:
@@ -72,7 +72,7 @@ class VariantRefAlt(_datasets.VariantRefAltDataset, kipoi.data.Dataset):
     load_all = kipoi.data.Dataset.load_all
 
 
-class IntervalString(_datasets._IntervalDataset, kipoi.data.Dataset):
+class IntervalString(_datasets.IntervalDataset, kipoi.data.Dataset):
     """BED intervals -> upper-case DNA strings (LOGO models tokenize them).
 
     Args:
@@ -119,17 +119,7 @@ class VariantRefAltString(_datasets.VariantRefAltDataset, kipoi.data.Dataset):
 
         variant = self.variants[index]
         window = variant_window(self.fasta, variant, self.sequence_length)
-        name = variant.id or str(variant)
         return {
             "inputs": {"ref": window.reference.upper(), "alt": window.alternative.upper()},
-            "metadata": {
-                "variant": {
-                    "chrom": variant.chrom,
-                    "pos": variant.pos,
-                    "id": variant.id or "",
-                    "ref": variant.ref,
-                    "alt": variant.alt,
-                },
-                "ranges": _datasets._ranges(variant.chrom, window.start, window.end, name, "*"),
-            },
+            "metadata": _datasets.variant_metadata(variant, window),
         }
