@@ -124,21 +124,13 @@ def _finetune_logo(args, base):
 
 
 def _finetune_enformer(args, base):
-    import yaml
-
-    from kipoi_genome.training.config import TrainConfig
+    from kipoi_genome.training.config import TrainConfig, read_yaml_mapping
     from kipoi_genome.training.finetune import finetune_enformer
 
     if os.path.isdir(args.data):  # a Basenji/Enformer TFRecord folder
         values = {"source": "tfrecords", "data_dir": args.data}
     else:
-        with open(args.data) as handle:
-            try:
-                values = yaml.safe_load(handle)
-            except yaml.YAMLError as error:
-                raise ValueError(f"{args.data}: not valid YAML ({str(error).splitlines()[0]})") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"{args.data}: must hold a YAML mapping. Received: {type(values).__name__}")
+        values = read_yaml_mapping(args.data)
     full = values if "data" in values else {"data": values}
     config = {
         "task": "tracks",

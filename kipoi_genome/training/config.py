@@ -243,6 +243,27 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
+def read_yaml_mapping(path):
+    """Reads a YAML file that must hold a mapping (a training config or its data section).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not valid YAML (first line of the parser's message), or not a
+            mapping; both name the file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Config file not found: {path}")
+    with open(path) as handle:
+        try:
+            values = yaml.safe_load(handle)
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: must hold a YAML mapping. Received: {type(values).__name__}")
+    return values
+
+
 def load_config(path, overrides=None):
     """Reads and validates a YAML training config.
 
@@ -254,16 +275,7 @@ def load_config(path, overrides=None):
     Returns:
         A `TrainConfig`.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Config file not found: {path}")
-    with open(path) as handle:
-        try:
-            values = yaml.safe_load(handle)
-        except yaml.YAMLError as error:
-            raise ValueError(f"Config {path} is not valid YAML: {error}") from None
-    if not isinstance(values, dict):
-        raise ValueError(f"Config {path} must hold a YAML mapping. Received: {type(values).__name__}")
+    values = read_yaml_mapping(path)
     for dotted, value in (overrides or {}).items():
         section = values
         *parents, leaf = dotted.split(".")
