@@ -205,16 +205,16 @@ def ours_enformer_interpret(precision="float32", size="full"):
     alternative = x.copy()
     alternative[0, centre] = np.roll(alternative[0, centre], 1)
     incremental = IncrementalEnformer(model)
-    reference_trunk = incremental.trunk(x)  # warm-up
+    reference_trunk = incremental.conv_features(x)  # warm-up
     incremental.heads(reference_trunk)
-    incremental.alternative_trunks(reference_trunk, alternative, [(centre, centre + 1)])
+    incremental.alternative_conv_features(reference_trunk, alternative, [(centre, centre + 1)])
 
     start = time.perf_counter()
-    reference_trunk = incremental.trunk(x)
+    reference_trunk = incremental.conv_features(x)
     incremental.heads(reference_trunk)
     forward_seconds = time.perf_counter() - start
     spans = [changed_span(x[0], alternative[0])]
-    incremental.heads(incremental.alternative_trunks(reference_trunk, alternative, spans))
+    incremental.heads(incremental.alternative_conv_features(reference_trunk, alternative, spans))
     variant_seconds = time.perf_counter() - start
 
     count = incremental.body_batch
@@ -226,7 +226,7 @@ def ours_enformer_interpret(precision="float32", size="full"):
 
     def substitutions():
         trunks = tf.repeat(reference_trunk, count, axis=0)
-        incremental.heads(incremental.alternative_trunks(trunks, mutants, spans))
+        incremental.heads(incremental.alternative_conv_features(trunks, mutants, spans))
 
     ism_seconds, _ = timed(substitutions, 0, 1)
     return {"forward_seconds": forward_seconds, "variant_seconds": variant_seconds,

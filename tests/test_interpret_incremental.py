@@ -125,10 +125,10 @@ def test_incremental_substitutions_equal_full_recomputation(model):
     for k, position in enumerate(positions):
         alternatives[k, position] = np.roll(reference[position], 1 + k % 3)
     incremental = IncrementalEnformer(model)
-    trunk = incremental.trunk(reference[None])
+    trunk = incremental.conv_features(reference[None])
     spans = [changed_span(reference, a) for a in alternatives]
     assert spans == [(p, p + 1) for p in positions]
-    got = incremental.heads(incremental.alternative_trunks(tf.repeat(trunk, len(positions), 0), alternatives, spans))
+    got = incremental.heads(incremental.alternative_conv_features(tf.repeat(trunk, len(positions), 0), alternatives, spans))
     expected = model.predict_on_batch(alternatives)
     for name in model.heads:
         assert max_relative_error(got[name], expected[name]) <= 1e-5
@@ -161,7 +161,7 @@ def test_trunk_outside_the_window_is_unchanged_by_a_substitution(model):
     position = model.sequence_length // 2 + 3
     mutant = reference.copy()
     mutant[position] = np.roll(mutant[position], 2)
-    before, after = (incremental.trunk(x[None]).numpy()[0] for x in (reference, mutant))
+    before, after = (incremental.conv_features(x[None]).numpy()[0] for x in (reference, mutant))
     _, _, keep_first, keep_stop = incremental.window(position, position + 1)
     moved = np.flatnonzero(np.abs(after - before).max(axis=1) > 0)
     assert moved.size and keep_first <= moved.min() and moved.max() < keep_stop

@@ -1,22 +1,22 @@
 """Enformer predictions for sequence changes that rerun only what a change touches.
 
-A substitution changes the convolutional trunk's output (stem and conv
-tower, `[B, L / 128, C]`) only within the trunk's receptive field around it:
-at most 7 trunk positions for one base of the published model. For each
-alternative sequence the trunk runs over a short input window around the
+A substitution changes the conv features (the stem and conv tower output,
+`[B, L / 128, C]`) only within their receptive field around it: at most 7
+positions for one base of the published model. For each alternative
+sequence the stem and conv tower run over a short input window around the
 change (the changed positions plus a receptive-field halo each side, aligned
-to the pooling grid), its outputs are spliced into the reference trunk
-output, and only the transformer and heads run on the whole sequence. The
-reference trunk runs once per reference. Outputs equal the full pass on the
+to the pooling grid), its outputs are spliced into the reference's conv
+features, and only the transformer and heads run on the whole sequence. The
+reference's conv features are computed once per reference. Outputs equal the full pass on the
 alternative sequence up to float32 round-off (the window's kept positions see
 the same inputs and, at the sequence ends, the same zero padding).
 
 Changes spanning more than half the sequence (the length-preserving windows
 of indels, whose whole flank moves) and alternatives of another length run
-the trunk over the whole alternative sequence.
+the stem and conv tower over the whole alternative sequence.
 
 Cost per alternative of the published model: the transformer and heads
-(about a third of a forward pass) plus a 1,664-bp trunk window (under 1 %).
+(about a third of a forward pass) plus a 1,664-bp stem and conv tower window (under 1 %).
 """
 
 import functools
@@ -59,16 +59,16 @@ class IncrementalEnformer:
 
     Args:
         model: an `Enformer` (any size, dtype policy and chunking).
-        max_window_fraction: float. Changes whose trunk window would exceed
-            this fraction of the sequence run the trunk over the whole
+        max_window_fraction: float. Changes whose stem and conv tower window
+            would exceed this fraction of the sequence run them over the whole
             alternative instead. Defaults to 0.5.
 
     Example:
     ```python
     incremental = IncrementalEnformer(model)
-    trunk = incremental.trunk(reference[None])           # [1, T, C], once
+    features = incremental.conv_features(reference[None])  # [1, T, C], once
     mutant = reference.copy(); mutant[1000] = [0, 0, 1, 0]
-    spliced = incremental.alternative_trunks(trunk, mutant[None], [(1000, 1001)])
+    spliced = incremental.alternative_conv_features(features, mutant[None], [(1000, 1001)])
     outputs = incremental.heads(spliced)                  # == model(mutant[None])
     ```
     """
@@ -91,10 +91,10 @@ class IncrementalEnformer:
         self.body_batch = max(1, min(32, _BODY_LOGIT_BYTES // per_sequence))
         # XLA when the model was compiled for it (`load_model(..., jit_compile=True)`, `--xla`).
         jit = bool(model.compiled and model.jit_compile is True)
-        self._trunk = tf.function(
+        self._conv_features = tf.function(
             functools.partial(conv_features, model), input_signature=[tf.TensorSpec([None, self.length, 4], dtype)], jit_compile=jit
         )
-        self._window_trunk = tf.function(
+        self._window_conv_features = tf.function(
             self._run_conv_layers, input_signature=[tf.TensorSpec([None, None, 4], dtype)], jit_compile=jit
         )
         self._heads = tf.function(
@@ -118,15 +118,15 @@ class IncrementalEnformer:
     def _as_input(self, one_hot):
         return tf.convert_to_tensor(np.asarray(one_hot), dtype=self.model.compute_dtype)
 
-    def trunk(self, one_hot):
-        """Trunk output of full-length sequences: `[B, L, 4]` -> `[B, T, C]` tensor."""
-        return self._trunk(self._as_input(one_hot))
+    def conv_features(self, one_hot):
+        """Stem and conv tower output of full-length sequences: `[B, L, 4]` -> `[B, T, C]` tensor."""
+        return self._conv_features(self._as_input(one_hot))
 
-    def heads(self, trunk_output):
-        """Transformer and heads: `[B, T, C]` -> dict organism -> float32 `[B, bins, tracks]`."""
+    def heads(self, features):
+        """Transformer, crop, final pointwise and heads: `[B, T, C]` -> dict organism -> float32 `[B, bins, tracks]`."""
         parts = [
-            self._heads(trunk_output[i : i + self.body_batch])
-            for i in range(0, int(trunk_output.shape[0]), self.body_batch)
+            self._heads(features[i : i + self.body_batch])
+            for i in range(0, int(features.shape[0]), self.body_batch)
         ]
         return {
             organism: np.concatenate([p[organism].numpy() for p in parts]).astype(np.float32)
@@ -134,11 +134,11 @@ class IncrementalEnformer:
         }
 
     def window(self, first, stop):
-        """Trunk window for a change at bp `[first, stop)`, or None for the full pass.
+        """Stem and conv tower window for a change at bp `[first, stop)`, or None for the full pass.
 
         Returns:
             `(start, end, keep_first, keep_stop)`: the input slice `[start,
-            end)` (bp, on the pooling grid) and the trunk positions
+            end)` (bp, on the pooling grid) and the conv feature positions
             `[keep_first, keep_stop)` it recomputes: every position whose
             receptive field reaches the change. The slice's length depends only
             on the change's length, so same-length changes share one shape.
@@ -156,33 +156,33 @@ class IncrementalEnformer:
         start = min(max(0, keep_first * self.bin_size - self.halo), self.length - width)
         return start, start + width, max(0, keep_first), min(self.bins, keep_last + 1)
 
-    def alternative_trunks(self, reference_trunk, alternatives, spans):
-        """Trunk outputs of alternatives, recomputed only around their changes.
+    def alternative_conv_features(self, reference_features, alternatives, spans):
+        """Conv features of alternatives, recomputed only around their changes.
 
         Args:
-            reference_trunk: tensor `[n, T, C]`, row i the trunk output of the
+            reference_features: tensor `[n, T, C]`, row i the conv features of the
                 reference that alternative i changes.
             alternatives: array `[n, L, 4]`, the alternative sequences.
             spans: list of n `(first, stop)` changed ranges (from
                 `changed_span`), None where nothing changed, or `"full"` to run
-                the trunk over the whole alternative.
+                the stem and conv tower over the whole alternative.
 
         Returns:
             tensor `[n, T, C]`.
         """
         alternatives = np.asarray(alternatives)
         n = len(spans)
-        if alternatives.shape[:1] != (n,) or int(reference_trunk.shape[0]) != n:
+        if alternatives.shape[:1] != (n,) or int(reference_features.shape[0]) != n:
             raise ValueError(
-                f"Expected {n} alternatives and reference trunk rows (one per span). Received: "
-                f"alternatives {alternatives.shape}, reference trunk {tuple(reference_trunk.shape)}"
+                f"Expected {n} alternatives and reference conv feature rows (one per span). Received: "
+                f"alternatives {alternatives.shape}, reference features {tuple(reference_features.shape)}"
             )
         rows = [None] * n
         windows = {}  # width -> [(row, start, keep_first, keep_stop)]
         full = []
         for i, span in enumerate(spans):
             if span is None:
-                rows[i] = reference_trunk[i]
+                rows[i] = reference_features[i]
                 continue
             found = None if isinstance(span, str) else self.window(*span)
             if found is None:
@@ -191,18 +191,18 @@ class IncrementalEnformer:
                 start, end, keep_first, keep_stop = found
                 windows.setdefault(end - start, []).append((i, start, keep_first, keep_stop))
         if full:
-            for i, trunk in zip(full, self.trunk(alternatives[full])):
-                rows[i] = trunk
+            for i, features in zip(full, self.conv_features(alternatives[full])):
+                rows[i] = features
         for width, group in windows.items():
             x = np.stack([alternatives[i, start : start + width] for i, start, _, _ in group])
-            recomputed = self._window_trunk(self._as_input(x))
+            recomputed = self._window_conv_features(self._as_input(x))
             for (i, start, keep_first, keep_stop), values in zip(group, recomputed):
                 offset = start // self.bin_size
                 rows[i] = tf.concat(
                     [
-                        reference_trunk[i, :keep_first],
+                        reference_features[i, :keep_first],
                         values[keep_first - offset : keep_stop - offset],
-                        reference_trunk[i, keep_stop:],
+                        reference_features[i, keep_stop:],
                     ],
                     axis=0,
                 )
@@ -212,8 +212,8 @@ class IncrementalEnformer:
 def predict_pairs_averaged(model, references, alternatives, shifts=(0,), reverse_complement=False):
     """Reference and alternative predictions, averaged like `predict_averaged`.
 
-    For an `Enformer`, each view (shift, strand) runs the reference trunk
-    once and each alternative incrementally (see `IncrementalEnformer`);
+    For an `Enformer`, each view (shift, strand) runs the reference's stem
+    and conv tower once and each alternative incrementally (see `IncrementalEnformer`);
     other models run both sequences in full.
 
     Args:
@@ -240,10 +240,10 @@ def predict_pairs_averaged(model, references, alternatives, shifts=(0,), reverse
         augmented_views(alternatives, shifts, reverse_complement),
     ):
         spans = [changed_span(r, a) for r, a in zip(x_ref, x_alt)]
-        reference_trunk = incremental.trunk(x_ref)
+        reference_features = incremental.conv_features(x_ref)
         outputs = (
-            incremental.heads(reference_trunk),
-            incremental.heads(incremental.alternative_trunks(reference_trunk, x_alt, spans)),
+            incremental.heads(reference_features),
+            incremental.heads(incremental.alternative_conv_features(reference_features, x_alt, spans)),
         )
         for average, output in zip(averages, outputs):
             average.add(output, flipped)

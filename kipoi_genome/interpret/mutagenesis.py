@@ -43,13 +43,13 @@ def in_silico_mutagenesis(
 
     if supports_incremental(model):
         incremental = IncrementalEnformer(model)
-        reference_trunk = incremental.trunk(one_hot[None])
+        reference_trunk = incremental.conv_features(one_hot[None])
         reference_outputs = incremental.heads(reference_trunk)
 
         def predict_mutants(batch, substitutions):
             trunks = tf.repeat(reference_trunk, len(substitutions), axis=0)
             spans = [(p, p + 1) for p, _ in substitutions]
-            return incremental.heads(incremental.alternative_trunks(trunks, batch, spans))
+            return incremental.heads(incremental.alternative_conv_features(trunks, batch, spans))
     else:
         reference_outputs = model.predict_on_batch(one_hot[None])
 
