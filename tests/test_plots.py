@@ -168,7 +168,7 @@ def test_bed12_and_bed6_gene_models(tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--region", "chr20:5-1"], "Region needs 1 <= start <= end. Received: 'chr20:5-1'"),
+        (["--region", "chr20:5-1"], "Region needs 1 <= start <= end (1-based inclusive). Received: 'chr20:5-1'"),
         (["--region", "chr20:1001-9000"], "--region is 8,000 bp; the model predicts 2,048 bp"),
         (["--genes", "GTF"], "genes.gtf:2: GTF line has 8 columns, needs 9"),
         (["--output", "x.jpg"], "--output must end in .png, .pdf or .svg"),
