@@ -195,12 +195,8 @@ def test_predict_bed_regions(shared_dir, chr20, tiny_enformer, tmp_path, capsys)
         np.testing.assert_allclose(b["human"][...], a["human"][...], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("problem", ["ref_mismatch", "unknown_contig", "malformed_line"])
-def test_bad_input_gives_the_single_process_error(shared_dir, chr20, tmp_path, capsys, problem):
-    edit = break_record(problem)
-    vcf = head_vcf(shared_dir / "data" / "variants" / "GRCh37_chr20_common_snps.vcf.gz", tmp_path / "bad.vcf", 12, edit)
-    base = ["score-variants", "--model", "logo_5mer_chr20_mlm", "--fasta", chr20, "--vcf", vcf,
-            "--on-ref-mismatch", "error", "--no-progress"]
+def _one_line_errors_with_and_without_runner(base, tmp_path, capsys):
+    """Runs `base` locally and with `--runner direct`; each must exit 2 with one stderr line, no output."""
     errors = []
     for extra in ([], ["--runner", "direct", "--shard-size", "4"]):
         output = tmp_path / f"out{len(extra)}.tsv"
@@ -210,6 +206,16 @@ def test_bad_input_gives_the_single_process_error(shared_dir, chr20, tmp_path, c
         assert not output.exists()
         errors.append(lines[0])
     assert errors[0] == errors[1]
+    return errors
+
+
+@pytest.mark.parametrize("problem", ["ref_mismatch", "unknown_contig", "malformed_line"])
+def test_bad_input_gives_the_single_process_error(shared_dir, chr20, tmp_path, capsys, problem):
+    edit = break_record(problem)
+    vcf = head_vcf(shared_dir / "data" / "variants" / "GRCh37_chr20_common_snps.vcf.gz", tmp_path / "bad.vcf", 12, edit)
+    base = ["score-variants", "--model", "logo_5mer_chr20_mlm", "--fasta", chr20, "--vcf", vcf,
+            "--on-ref-mismatch", "error", "--no-progress"]
+    errors = _one_line_errors_with_and_without_runner(base, tmp_path, capsys)
     assert f"bad.vcf:{7 + 1 + sum(1 for line in open(vcf) if line.startswith('#'))}:" in errors[0]
     if problem == "ref_mismatch":
         # The failed plan left its folder; the fixed input starts afresh there (nothing was computed).
@@ -334,15 +340,7 @@ def test_indexed_vcf_bad_input_gives_one_line(shared_dir, chr20, tmp_path, capsy
     os.replace(tmp_path / "good.vcf.gz.tbi", vcf + ".tbi")  # htslib does not index the bad file itself
     base = ["score-variants", "--model", "logo_5mer_chr20_mlm", "--fasta", chr20, "--vcf", vcf,
             "--on-ref-mismatch", "error", "--no-progress"]
-    errors = []
-    for extra in ([], ["--runner", "direct", "--shard-size", "4"]):
-        output = tmp_path / f"out{len(extra)}.tsv"
-        assert main([*base, "--output", str(output), *extra]) == 2
-        lines = capsys.readouterr().err.strip().splitlines()
-        assert len(lines) == 1, lines
-        assert not output.exists()
-        errors.append(lines[0])
-    assert errors[0] == errors[1]
+    errors = _one_line_errors_with_and_without_runner(base, tmp_path, capsys)
     header = sum(1 for line in gzip.open(vcf, "rt") if line.startswith("#"))
     assert f" {vcf}:{7 + 1 + header}: " in f" {errors[0]}"
     assert not [name for name in os.listdir(tmp_path / "out4.tsv.shards") if name.startswith("shard-")]
