@@ -1,4 +1,4 @@
-"""`kipoi-genome pretrain`: LOGO masked-LM pre-training on a FASTA, and its held-out evaluation."""
+"""`kipoi-genome pretrain`: LOGO masked-LM pre-training on FASTA contigs, and its held-out evaluation."""
 
 import argparse
 import json
@@ -8,6 +8,18 @@ from kipoi_genome.cli.train import STRATEGY_CHOICES
 from kipoi_genome.utils.atomic import atomic_output
 
 REGION_HELP = "chrom:start-end, 1-based inclusive as samtools"
+HOLDOUT_HELP = (
+    "without --train-region/--eval-region: hold out the last N bp of EACH contig (default 10,000,000); "
+    "CONTIG=N sets one contig's (repeat: --holdout 10000000 --holdout chrX=7000000)"
+)
+
+
+def _add_genome_arguments(parser):
+    parser.add_argument("--fasta", required=True, action="append",
+                        help="FASTA (plain or bgzip; indexed on first use); repeat for several")
+    parser.add_argument("--contig", action="append", default=None,
+                        help="contig to use; repeat for several (default: the first contig of each FASTA)")
+    parser.add_argument("--holdout", action="append", default=None, metavar="N|CONTIG=N", help=HOLDOUT_HELP)
 
 
 def add_parser(subparsers):
@@ -21,23 +33,30 @@ def add_parser(subparsers):
         "logo",
         help="LOGO masked LM (k-mer ALBERT) on the generic trainer",
         description=(
-            "Masked-LM pre-training of LOGO on random windows of one FASTA contig (both strands, "
+            "Masked-LM pre-training of LOGO on random windows of FASTA contigs (several: repeat --fasta "
+            "and/or --contig; windows drawn across contigs in proportion to their usable length; the last "
+            "--holdout bp of each contig held out and evaluated separately; both strands, "
             "windows with too many N skipped, dynamic 15%% masking, loss on masked tokens only), run "
             "by the generic trainer (task logo_mlm, docs/training.md): AdamW, linear warm-up then "
             "cosine decay, checkpoints under OUTPUT/checkpoints; rerunning with the same OUTPUT resumes. "
             "Writes OUTPUT/masked_lm.keras (for finetune and every command), masked_lm.weights.h5, "
             "model_config.json, train_log.jsonl, log.csv and result.json (held-out masked-token "
-            "accuracy among the ACGT k-mers and perplexity). Runs under any tf.distribute strategy."
+            "accuracy among the ACGT k-mers and perplexity, per held-out region). --init-from starts "
+            "from a trained masked LM's weights (e.g. the shipped logo_5mer_chr20_mlm). Runs under any "
+            "tf.distribute strategy."
         ),
     )
-    logo.add_argument("--fasta", required=True, help="FASTA (plain or bgzip; indexed on first use)")
+    _add_genome_arguments(logo)
     logo.add_argument("--output", required=True, help="output folder (created; resumed if present)")
-    logo.add_argument("--contig", default=None, help="contig to use (default: the first)")
-    logo.add_argument("--train-region", default=None, help=f"training region, {REGION_HELP}, e.g. chr20:1-53025520")
-    logo.add_argument("--eval-region", default=None, help=f"held-out region, e.g. chr20:53025521-63025520")
+    logo.add_argument("--train-region", action="append", default=None,
+                      help=f"training region, {REGION_HELP}, e.g. chr20:1-53025520; repeat for several")
+    logo.add_argument("--eval-region", action="append", default=None,
+                      help="held-out region, e.g. chr20:53025521-63025520; repeat for several")
     logo.add_argument(
-        "--holdout", type=int, default=10_000_000,
-        help="without --train-region/--eval-region: hold out the last N bp (default 10,000,000)",
+        "--init-from", default=None, metavar="PRESET_OR_WEIGHTS",
+        help="warm start before step 0: a LogoMaskedLM preset (logo_5mer_chr20_mlm), a .keras, a "
+             ".weights.h5 with model_config.json beside it, or a pretrain output folder; the backbone "
+             "is the source's (a contradicting --backbone or --k is refused)",
     )
     logo.add_argument("--k", type=int, default=5, choices=(3, 4, 5, 6))
     logo.add_argument("--window-length", type=int, default=1004, help="bp per window (default 1004: 200 tokens at k=5)")
@@ -71,20 +90,22 @@ def add_parser(subparsers):
             "Held-out masked-token accuracy (docs/logo.md, table 1): the masked LM, the same "
             "architecture with random weights, and Markov chains over bases (order k and the order "
             "chosen on a validation slice at the end of the training region) on the same masked "
-            "windows of the contig's last --holdout bp. Prints the results as JSON."
+            "windows of the contig's last --holdout bp. With several contigs (repeat --fasta or "
+            "--contig) or --orders: the chains of those orders (default 5,10) are counted once on "
+            "all training regions and every contig's held-out region is reported. Prints the results as JSON."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    evaluate.add_argument("--fasta", required=True)
+    _add_genome_arguments(evaluate)
     evaluate.add_argument("--model", default=None, metavar="PRESET_OR_KERAS",
                           help="masked LM: preset (logo_5mer_chr20_mlm) or .keras (OUTPUT/masked_lm.keras)")
     evaluate.add_argument("--weights", default=None, help="masked_lm.weights.h5 (with --model-config; instead of --model)")
     evaluate.add_argument("--model-config", default=None, help="model_config.json (LogoBackbone config)")
-    evaluate.add_argument("--contig", default=None)
-    evaluate.add_argument("--holdout", type=int, default=10_000_000)
-    evaluate.add_argument("--windows", type=int, default=512)
+    evaluate.add_argument("--windows", type=int, default=512, help="held-out windows per region (default 512)")
     evaluate.add_argument("--window-length", type=int, default=1004)
     evaluate.add_argument("--max-order", type=int, default=10, help="Markov orders 0..N tried (default 10)")
+    evaluate.add_argument("--orders", default=None,
+                          help="fixed Markov orders, e.g. 5,10 (no validation slice; the default with several contigs)")
     evaluate.add_argument("--validation-length", type=int, default=5_000_000,
                           help="bp at the end of the training region that choose the Markov order (default 5,000,000)")
     evaluate.add_argument("--output", default=None, help="JSON file for the results")
@@ -102,13 +123,15 @@ def run(args):
         raise ValueError(f"--backbone is not JSON ({error.msg}). Received: {args.backbone!r}") from None
     if not isinstance(backbone, dict):
         raise ValueError(f"--backbone must be a JSON object. Received: {args.backbone!r}")
+    from kipoi_genome.data.genome_windows import parse_holdout
+
     config = PretrainConfig(
-        fasta=args.fasta,
+        fasta=_single(args.fasta),
         output=args.output,
-        contig=args.contig,
-        train_region=args.train_region,
-        eval_region=args.eval_region,
-        holdout=args.holdout,
+        contig=_single(args.contig),
+        train_region=_single(args.train_region),
+        eval_region=_single(args.eval_region),
+        holdout=parse_holdout(args.holdout),
         k=args.k,
         window_length=args.window_length,
         max_n_fraction=args.max_n_fraction,
@@ -122,12 +145,20 @@ def run(args):
         seed=args.seed,
         max_minutes=args.max_minutes,
         backbone=backbone,
+        init_from=args.init_from,
         mixed_precision=args.mixed_precision,
         progress=not args.no_progress,
     )
     result = pretrain(config, strategy=make_strategy(args.strategy))
     print(json.dumps(result["heldout"], indent=2))
     return 0
+
+
+def _single(values):
+    """A repeated flag's list -> None, its one value, or the list."""
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else list(values)
 
 
 def _masked_lm(args):
@@ -155,18 +186,38 @@ def _masked_lm(args):
     return model
 
 
+def _orders(text):
+    try:
+        orders = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        orders = ()
+    if not orders or min(orders) < 0:
+        raise ValueError(f"--orders takes Markov orders >= 0 separated by commas, e.g. 5,10. Received: {text!r}")
+    return orders
+
+
 def run_evaluate(args):
-    from kipoi_genome.data.genome_windows import read_contig
-    from kipoi_genome.training.baselines import compare_with_markov
+    from kipoi_genome.data.genome_windows import genome_regions, parse_holdout, read_contigs
+    from kipoi_genome.training.baselines import compare_regions_with_markov, compare_with_markov
 
     model = _masked_lm(args)
-    sequence, contig = read_contig(args.fasta, args.contig)
-    if not 0 < args.holdout < len(sequence):
-        raise ValueError(f"--holdout must be inside contig {contig} of length {len(sequence)}. Received: {args.holdout}")
-    results = compare_with_markov(
-        sequence, contig, model, holdout=args.holdout, num_windows=args.windows, window_length=args.window_length,
-        orders=tuple(range(0, args.max_order + 1)), validation_length=args.validation_length, log=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    sequences = read_contigs(args.fasta, args.contig)
+    holdout = parse_holdout(args.holdout)
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    if len(sequences) > 1 or args.orders or isinstance(holdout, dict):
+        train, held = genome_regions({contig: len(sequence) for contig, sequence in sequences.items()}, holdout=holdout)
+        results = compare_regions_with_markov(
+            sequences, train, held, model, num_windows=args.windows, window_length=args.window_length,
+            orders=_orders(args.orders or "5,10"), log=log,
+        )
+    else:
+        (contig, sequence), = sequences.items()
+        if not 0 < holdout < len(sequence):
+            raise ValueError(f"--holdout must be inside contig {contig} of length {len(sequence)}. Received: {holdout}")
+        results = compare_with_markov(
+            sequence, contig, model, holdout=holdout, num_windows=args.windows, window_length=args.window_length,
+            orders=tuple(range(0, args.max_order + 1)), validation_length=args.validation_length, log=log,
+        )
     text = json.dumps(results, indent=2)
     if args.output:
         with atomic_output(args.output, "w", suffix=".json") as handle:

@@ -3,7 +3,8 @@
 - Track models: `build_dilated_conv_model`, `build_conv_attention_model`.
 - LOGO masked LM: `MarkovBaseline` (order-o Markov chain predicting masked
   k-mers from the same visible context), `select_markov_order`,
-  `compare_with_markov` (the held-out comparison of docs/logo.md, table 1).
+  `compare_with_markov` (the held-out comparison of docs/logo.md, table 1;
+  `compare_regions_with_markov` on several held-out regions at once).
 - Sequence classifiers: `KmerLogisticRegression` (k-mer frequencies).
 
 Small track models for comparisons: convolution-only, and the same with attention.
@@ -47,6 +48,7 @@ __all__ = [
     "MarkovBaseline",
     "build_conv_attention_model",
     "build_dilated_conv_model",
+    "compare_regions_with_markov",
     "compare_with_markov",
     "receptive_field",
     "select_markov_order",
@@ -270,18 +272,36 @@ class MarkovBaseline:
         Only N-free runs are counted. Both strands, because the masked LM is
         trained and evaluated on both.
         """
-        codes = _base_codes(sequence[start:end])
+        return self.fit_regions([(sequence, start, end)])
+
+    def fit_regions(self, regions):
+        """`fit` on several regions (e.g. the training regions of chr20 and chrX), counts summed.
+
+        Args:
+            regions: list of `(sequence, start, end)`.
+        """
         counts = [np.zeros(4 ** (l + 1), np.int64) for l in range(self.order + 1)]
-        for run in _acgt_runs(codes):
-            for strand in (run, 3 - run[::-1]):  # A0 C1 G2 T3: complement = 3 - code
-                for l in range(self.order + 1):
-                    if len(strand) > l:
-                        counts[l] += np.bincount(_rolling_codes(strand, l + 1), minlength=4 ** (l + 1))
+        for sequence, start, end in regions:
+            codes = _base_codes(sequence[start:end])
+            for run in _acgt_runs(codes):
+                for strand in (run, 3 - run[::-1]):  # A0 C1 G2 T3: complement = 3 - code
+                    for l in range(self.order + 1):
+                        if len(strand) > l:
+                            counts[l] += np.bincount(_rolling_codes(strand, l + 1), minlength=4 ** (l + 1))
+            del codes
         self.log_probs = []
         for l, c in enumerate(counts):
             table = c.reshape(4**l, 4).astype(np.float64) + self.alpha
             self.log_probs.append(np.log(table / table.sum(axis=1, keepdims=True)))
         return self
+
+    def truncated(self, order):
+        """The chain of a lower `order` from the same counts (no refit: tables 0..order are shared)."""
+        if self.log_probs is None or not 0 <= order <= self.order:
+            raise ValueError(f"`order` must be within 0..{self.order} of a fitted chain. Received: order={order}")
+        chain = MarkovBaseline(order, alpha=self.alpha)
+        chain.log_probs = self.log_probs[: order + 1]
+        return chain
 
     def predict_masked(self, masked_set, k):
         """Predicted k-mer (as `[M, k]` base codes) and true k-mers for every selected slot."""
@@ -432,6 +452,55 @@ def compare_with_markov(sequence, contig, masked_lm, holdout=10_000_000, num_win
         accuracy = MarkovBaseline(order).fit(sequence, 0, train_end).accuracy(heldout, tokenizer.k)
         results[f"markov_order_{order}"] = {"accuracy": accuracy}
         log(f"Markov order {order}: {accuracy:.4f}")
+    return results
+
+
+def compare_regions_with_markov(sequences, train_regions, eval_regions, masked_lm, num_windows=512,
+                                window_length=1004, orders=(5, 10), seed=1234, log=print):
+    """Held-out masked-token accuracy on several held-out regions (e.g. chr20's and chrX's).
+
+    Like `compare_with_markov`, with fixed Markov `orders` (no validation
+    slice) counted once on all training regions together (both strands);
+    each held-out region gets its own masked set and results.
+
+    Args:
+        sequences: dict contig -> sequence (`data.genome_windows.read_contigs`).
+        train_regions, eval_regions: lists of `(contig, start, end)`,
+            0-based half-open (`data.genome_windows.genome_regions`).
+        masked_lm: `LogoMaskedLM` with the weights to evaluate.
+        num_windows, window_length, seed: each held-out masked set.
+        orders: Markov orders reported.
+        log: callable taking one line, or None.
+
+    Returns:
+        dict: `train_regions`, and `regions`: `contig:start-end` (1-based) ->
+        `num_masked`, `logo_pretrained`, `logo_random_init`,
+        `markov_order_<o>`.
+    """
+    from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM
+    from kipoi_genome.tokenizers import KmerTokenizer
+    from kipoi_genome.training.logo_tasks import heldout_masked_set
+    from kipoi_genome.training.metrics import evaluate_masked_lm
+
+    log = log or (lambda line: None)
+    tokenizer = KmerTokenizer(k=masked_lm.backbone.k)
+    keras.utils.set_random_seed(seed)
+    random_model = LogoMaskedLM(LogoBackbone.from_config(masked_lm.backbone.get_config()))
+    chain = MarkovBaseline(max(orders)).fit_regions([(sequences[c], start, end) for c, start, end in train_regions])
+    text = [f"{c}:{start + 1}-{end}" for c, start, end in train_regions]
+    log(f"Markov chains counted on {', '.join(text)}")
+    results = {"train_regions": text, "regions": {}}
+    for contig, start, end in eval_regions:
+        heldout = heldout_masked_set(sequences[contig], start, end, tokenizer, num_windows, window_length, seed=seed)
+        region = {"num_masked": int(heldout.weights.sum())}
+        region["logo_pretrained"] = evaluate_masked_lm(masked_lm, heldout, tokenizer)
+        region["logo_random_init"] = evaluate_masked_lm(random_model, heldout, tokenizer)
+        for order in orders:
+            region[f"markov_order_{order}"] = {"accuracy": chain.truncated(order).accuracy(heldout, tokenizer.k)}
+        name = f"{contig}:{start + 1}-{end}"
+        log(f"{name}: LOGO {region['logo_pretrained']['accuracy']:.4f}, "
+            + ", ".join(f"Markov order {o} {region[f'markov_order_{o}']['accuracy']:.4f}" for o in orders))
+        results["regions"][name] = region
     return results
 
 

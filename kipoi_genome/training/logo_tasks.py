@@ -12,17 +12,26 @@ through `pretrain`):
 task: logo_mlm
 model: {embedding_dim: 32, hidden_dim: 64, ...}   # LogoBackbone arguments (vocabulary from k)
 data:
-  fasta: ../shared/data/reference/GRCh37_chr20.fa.gz
-  contig: chr20                        # default: the first contig
-  train_region: chr20:1-53025520       # 1-based inclusive (samtools); default: all but the holdout
-  eval_region: chr20:53025521-63025520 # default: the last `holdout` bp
-  holdout: 10000000
+  fasta: ../shared/data/reference/GRCh37_chr20.fa.gz   # or a list of FASTAs
+  contig: chr20                        # or a list; default: the first contig of each FASTA
+  train_region: chr20:1-53025520       # 1-based inclusive (samtools), or a list; default: all but the holdout
+  eval_region: chr20:53025521-63025520 # or a list; default: the last `holdout` bp of each contig
+  holdout: 10000000                    # bp at the end of EACH contig, or {"*": 10000000, chrX: 7000000}
   k: 5
   window_length: 1004
   max_n_fraction: 0.05
   mask_rate: 0.15
   eval_windows: 256
 ```
+
+Several contigs (chr20 and chrX): windows are drawn across the training
+regions in proportion to their usable windows (`data.genome_windows.
+RegionWindows`), still from stateless `(seed, batch)` seeds; each held-out
+region is its own evaluation stream (`heldout` with one region, else
+`heldout_<contig>`). `model: {init_from: PRESET_OR_FILE}` warm-starts from a
+LogoMaskedLM preset, `.keras`, `.weights.h5` (with `model_config.json` next to
+it) or a `pretrain logo` output folder, before step 0; the backbone config
+is the source's, and any `model` key that contradicts it is refused.
 
 Batches are `({"token_ids", "mask_positions"}, labels [B, P], weights [B, P])`;
 the loss is cross-entropy at masked positions normalised by the number of
@@ -60,7 +69,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from kipoi_genome.data.genome_windows import RandomWindows, pretraining_regions, read_contig, window_draws
+from kipoi_genome.data.genome_windows import RandomWindows, RegionWindows, genome_regions, read_contigs, window_draws
 from kipoi_genome.training import losses
 from kipoi_genome.training.metrics import KmerAccuracy, SparseAccuracy, acgt_kmer_ids, auroc
 from kipoi_genome.training.task import DataStream, Task, register_task
@@ -72,8 +81,10 @@ __all__ = [
     "build_logo_classifier_task",
     "build_logo_mlm_task",
     "heldout_masked_set",
+    "heldout_stream_names",
     "pretrain",
     "pretraining_dataset",
+    "warm_start",
 ]
 
 
@@ -83,9 +94,14 @@ def _tokenizer(k):
     return KmerTokenizer(k=int(k))
 
 
-def _masked_lm(backbone_args, k, window_length):
+def _masked_lm(backbone_args, k, window_length, warm_start=None):
     from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM
 
+    if warm_start is not None:
+        args, load = warm_start
+        model = LogoMaskedLM(LogoBackbone(**args))
+        load(model)
+        return model
     tokenizer = _tokenizer(k)
     args = {
         "vocabulary_size": tokenizer.vocabulary_size,
@@ -93,6 +109,84 @@ def _masked_lm(backbone_args, k, window_length):
         **backbone_args,
     }
     return LogoMaskedLM(LogoBackbone(**args))
+
+
+def _init_source(init_from):
+    """`(backbone config, load(model))` of a warm start's source (see `warm_start`)."""
+    from kipoi_genome.models.logo import LogoMaskedLM
+    from kipoi_genome.models.presets import get_preset, list_presets
+
+    text = os.fspath(init_from)
+    names = list_presets("LogoMaskedLM")
+    if text in names:
+        preset = get_preset(text)
+        path = preset.weights_path()
+        if path is None:
+            raise ValueError(f"--init-from preset {text!r} has no trained weights. Presets with weights: {names}")
+        return dict(preset.config["backbone"]), lambda model: model.load_weights(path)
+    if text.endswith(".keras"):
+        from kipoi_genome.models import load_model
+
+        source = load_model(text, progress=False)
+        if not isinstance(source, LogoMaskedLM):
+            raise ValueError(f"--init-from {text}: a {type(source).__name__}, not a LOGO masked LM (LogoMaskedLM)")
+        weights = source.get_weights()
+        return source.backbone.get_config(), lambda model: model.set_weights(weights)
+    folder, weights = (text, os.path.join(text, "masked_lm.weights.h5")) if os.path.isdir(text) else (
+        os.path.dirname(text), text)
+    config_path = os.path.join(folder, "model_config.json")
+    if not weights.endswith(".weights.h5") or not os.path.isfile(weights) or not os.path.isfile(config_path):
+        raise ValueError(
+            f"--init-from takes a LogoMaskedLM preset {names}, a .keras file, a .weights.h5 file with "
+            f"model_config.json next to it, or a `pretrain logo` output folder. Received: {text!r}"
+        )
+    with open(config_path) as handle:
+        try:
+            config = json.load(handle)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{config_path}: line {error.lineno}: not JSON ({error.msg})") from None
+    return config, lambda model: model.load_weights(weights)
+
+
+def warm_start(init_from, backbone_args, k, window_length):
+    """The backbone arguments and weight loader of a masked LM warm-started from `init_from`.
+
+    Args:
+        init_from: a `LogoMaskedLM` preset name (e.g. `logo_5mer_chr20_mlm`),
+            a `.keras` file, a `.weights.h5` file with the `model_config.json`
+            `pretrain logo` writes next to it, or such an output folder.
+        backbone_args: dict of `LogoBackbone` overrides; each must agree
+            with the source's configuration.
+        k: int. Token length of the run (its vocabulary must be the source's).
+        window_length: int. bp per window (its tokens must fit the source's
+            position table).
+
+    Returns:
+        `(args, load)`: the source's `LogoBackbone` arguments and a function
+        loading its weights into a model built from them.
+
+    Raises:
+        ValueError: an unknown source, or a configuration that differs from
+            the source's (one line naming the keys and both values).
+    """
+    from kipoi_genome.models.logo import LogoBackbone
+
+    config, load = _init_source(init_from)
+    for key in ("name", "trainable", "dtype"):
+        config.pop(key, None)
+    full = LogoBackbone(**config).get_config()
+    tokenizer = _tokenizer(k)
+    wanted = {**backbone_args, "vocabulary_size": tokenizer.vocabulary_size}
+    differing = {key: (full.get(key), value) for key, value in wanted.items() if full.get(key) != value}
+    if differing:
+        text = ", ".join(f"{key}={ours!r} (source: {theirs!r})" for key, (theirs, ours) in sorted(differing.items()))
+        raise ValueError(f"--init-from {os.fspath(init_from)} has another configuration than this run: {text} (k={k})")
+    if tokenizer.num_tokens(window_length) > full["max_sequence_length"]:
+        raise ValueError(
+            f"--init-from {os.fspath(init_from)} holds {full['max_sequence_length']} positions; windows of "
+            f"{window_length} bp need {tokenizer.num_tokens(window_length)}. Received: window_length={window_length}"
+        )
+    return config, load
 
 
 # ----------------------------------------------------------------------------
@@ -111,8 +205,8 @@ def pretraining_dataset(windows, batch_size, seed=0, mask_rate=0.15, first_batch
     uninterrupted run would be.
 
     Args:
-        windows: `data.genome_windows.RandomWindows` (region, tokenizer,
-            window length, N limit).
+        windows: `data.genome_windows.RandomWindows` or `RegionWindows`
+            (region, tokenizer, window length, N limit).
         batch_size: int. Windows per batch.
         seed: int.
         mask_rate: float. Fraction of tokens selected for prediction.
@@ -191,16 +285,41 @@ def heldout_masked_set(sequence, start, end, tokenizer, num_windows=512, window_
 # ----------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=2)
-def _contig(fasta, contig):
-    return read_contig(fasta, contig)
+def _listed(value):
+    """None, one value or a list of them -> tuple (hashable, for the cache below)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, os.PathLike)):
+        return (os.fspath(value),)
+    return tuple(os.fspath(item) for item in value)
 
 
-def _mlm_train_dataset(global_batch_size, seed, start_batch, sequence, region, k, window_length, max_n_fraction,
+@functools.lru_cache(maxsize=1)
+def _contigs(fastas, contigs):
+    return read_contigs(list(fastas), list(contigs) or None)
+
+
+def _mlm_train_dataset(global_batch_size, seed, start_batch, sequences, regions, k, window_length, max_n_fraction,
                        mask_rate):
-    windows = RandomWindows(sequence, region[1], region[2], _tokenizer(k), window_length, max_n_fraction, seed=seed)
+    tokenizer = _tokenizer(k)
+    windows = RegionWindows([
+        RandomWindows(sequences[contig], start, end, tokenizer, window_length, max_n_fraction, seed=seed)
+        for contig, start, end in regions
+    ])
     # Batch i is a function of (seed, i): the same stream as an uninterrupted run.
     return pretraining_dataset(windows, global_batch_size, seed=seed, mask_rate=mask_rate, first_batch=start_batch)
+
+
+def _region_text(region):
+    return f"{region[0]}:{region[1] + 1}-{region[2]}"
+
+
+def heldout_stream_names(regions):
+    """Evaluation stream names of held-out regions: `heldout` for one, else `heldout_<contig>`."""
+    if len(regions) == 1:
+        return ["heldout"]
+    names = [f"heldout_{contig}" for contig, _, _ in regions]
+    return [name if names.count(name) == 1 else f"{name}_{start + 1}" for name, (_, start, _) in zip(names, regions)]
 
 
 def _mlm_eval_dataset(global_batch_size, seed, start_batch, masked):
@@ -231,35 +350,47 @@ def build_logo_mlm_task(config):
         raise ValueError(f"Unknown key(s) in `data` for task logo_mlm: {unknown}. Expected some of {list(MLM_DATA_KEYS)}.")
     if not data.get("fasta"):
         raise ValueError(f"`data.fasta` is required for task logo_mlm. Received keys: {sorted(data)}")
-    sequence, contig = _contig(os.fspath(data["fasta"]), data.get("contig"))
-    train_region, eval_region = pretraining_regions(
-        contig, len(sequence), data.get("train_region"), data.get("eval_region"), int(data.get("holdout", 10_000_000))
-    )
     k = int(data.get("k", 5))
-    tokenizer = _tokenizer(k)
     window_length = int(data.get("window_length", 1004))
-    mask_rate = float(data.get("mask_rate", 0.15))
-    heldout = heldout_masked_set(
-        sequence, eval_region[1], eval_region[2], tokenizer, num_windows=int(data.get("eval_windows", 256)),
-        window_length=window_length, mask_rate=mask_rate,
+    model_args = dict(config.model)
+    init_from = model_args.pop("init_from", None)
+    warm = warm_start(init_from, model_args, k, window_length) if init_from else None
+    sequences = _contigs(_listed(data["fasta"]), _listed(data.get("contig")))
+    holdout = data.get("holdout", 10_000_000)
+    holdout = dict(holdout) if isinstance(holdout, dict) else int(holdout)
+    train_regions, eval_regions = genome_regions(
+        {contig: len(sequence) for contig, sequence in sequences.items()},
+        data.get("train_region"), data.get("eval_region"), holdout,
     )
+    tokenizer = _tokenizer(k)
+    mask_rate = float(data.get("mask_rate", 0.15))
+    eval_streams, streams = {}, {}
+    for name, region in zip(heldout_stream_names(eval_regions), eval_regions):
+        heldout = heldout_masked_set(
+            sequences[region[0]], region[1], region[2], tokenizer, num_windows=int(data.get("eval_windows", 256)),
+            window_length=window_length, mask_rate=mask_rate,
+        )
+        eval_streams[name] = DataStream(functools.partial(_mlm_eval_dataset, masked=heldout))
+        streams[name] = {"region": _region_text(region), "num_masked": int(heldout.weights.sum())}
     kmer_ids = acgt_kmer_ids(tokenizer)[0]
     train = functools.partial(
-        _mlm_train_dataset, sequence=sequence, region=train_region, k=k, window_length=window_length,
+        _mlm_train_dataset, sequences=sequences, regions=train_regions, k=k, window_length=window_length,
         max_n_fraction=float(data.get("max_n_fraction", 0.05)), mask_rate=mask_rate,
     )
     return Task(
-        build_model=functools.partial(_masked_lm, dict(config.model), k, window_length),
+        build_model=functools.partial(_masked_lm, model_args, k, window_length, warm),
         loss=losses.masked_sparse_categorical_crossentropy,
         train_streams={"mlm": DataStream(train)},
-        eval_streams={"heldout": DataStream(functools.partial(_mlm_eval_dataset, masked=heldout))},
+        eval_streams=eval_streams,
         eval_metrics=lambda: {"masked_accuracy": SparseAccuracy(), "kmer_accuracy": KmerAccuracy(kmer_ids)},
         metadata={
-            "contig": contig,
+            "contig": ",".join(sequences),
             "k": k,
-            "train_region": f"{contig}:{train_region[1] + 1}-{train_region[2]}",
-            "eval_region": f"{contig}:{eval_region[1] + 1}-{eval_region[2]}",
-            "num_masked": int(heldout.weights.sum()),
+            "train_region": ",".join(_region_text(region) for region in train_regions),
+            "eval_region": ",".join(_region_text(region) for region in eval_regions),
+            "num_masked": sum(stream["num_masked"] for stream in streams.values()),
+            "eval_streams": streams,
+            "init_from": None if init_from is None else os.fspath(init_from),
         },
     )
 
@@ -397,16 +528,20 @@ def build_logo_classifier_task(config):
 class PretrainConfig:
     """Settings of `pretrain` (the flags of `kipoi-genome pretrain logo`).
 
-    Regions are `chrom:start-end`, 1-based inclusive; without them the last
-    `holdout` bp of the contig are held out. `batch_size` is global.
+    `fasta`, `contig`, `train_region` and `eval_region` take one value or a
+    list. Regions are `chrom:start-end`, 1-based inclusive; without them the
+    last `holdout` bp of EACH contig are held out (an int, or a dict contig
+    -> bp with a `"*"` default, `data.genome_windows.parse_holdout`).
+    `init_from` warm-starts from a masked LM (`warm_start`). `batch_size` is
+    global.
     """
 
-    fasta: str
+    fasta: object
     output: str
-    contig: str = None
-    train_region: str = None
-    eval_region: str = None
-    holdout: int = 10_000_000
+    contig: object = None
+    train_region: object = None
+    eval_region: object = None
+    holdout: object = 10_000_000
     k: int = 5
     window_length: int = 1004
     max_n_fraction: float = 0.05
@@ -422,6 +557,7 @@ class PretrainConfig:
     seed: int = 0
     max_minutes: float = 0.0  # 0: no time limit; else stop (checkpoint, evaluate, save) after this
     backbone: dict = dataclasses.field(default_factory=dict)  # LogoBackbone overrides
+    init_from: str = None  # warm start: LogoMaskedLM preset, .keras, .weights.h5 or pretrain output folder
     mixed_precision: bool = False  # bfloat16 compute, float32 variables
     progress: bool = True  # log (and print) the loss every 10 steps; else every steps / 10
 
@@ -440,9 +576,13 @@ def pretrain_train_config(config, num_replicas=1):
             f"`batch_size` must be divisible by the number of replicas ({num_replicas}). "
             f"Received: batch_size={config.batch_size}"
         )
+    def plain(value):
+        listed = list(_listed(value))
+        return None if not listed else listed[0] if len(listed) == 1 else listed
+
     data = {
-        "fasta": os.fspath(config.fasta), "contig": config.contig, "train_region": config.train_region,
-        "eval_region": config.eval_region, "holdout": config.holdout, "k": config.k,
+        "fasta": plain(config.fasta), "contig": plain(config.contig), "train_region": plain(config.train_region),
+        "eval_region": plain(config.eval_region), "holdout": config.holdout, "k": config.k,
         "window_length": config.window_length, "max_n_fraction": config.max_n_fraction,
         "eval_windows": config.eval_windows,
     }
@@ -461,7 +601,7 @@ def pretrain_train_config(config, num_replicas=1):
             "global_clipnorm": config.clipnorm, "weight_decay": config.weight_decay,
             "no_weight_decay": ["bias", "gamma", "beta", "embedding"], "decay": "cosine", "decay_alpha": 0.05,
         },
-        "model": dict(config.backbone),
+        "model": {**config.backbone, **({"init_from": os.fspath(config.init_from)} if config.init_from else {})},
         "data": {key: value for key, value in data.items() if value is not None},
     })
 
@@ -484,7 +624,9 @@ def pretrain(config, strategy=None):
 
     Returns:
         dict: `step`, `train` (last loss) and `heldout` (`accuracy` among the
-        ACGT k-mers, `accuracy_full_vocabulary`, `perplexity`, `num_masked`).
+        ACGT k-mers, `accuracy_full_vocabulary`, `perplexity`, `num_masked`,
+        `region`); with several held-out regions, `heldout` maps each stream
+        (`heldout_chr20`, ...) to such a dict.
     """
     from kipoi_genome.models.logo import LogoBackbone, LogoMaskedLM
     from kipoi_genome.training.trainer import train
@@ -495,13 +637,18 @@ def pretrain(config, strategy=None):
     task = build_logo_mlm_task(train_config)
     result = train(train_config, strategy=strategy, task=task)
     output = train_config.output_dir
-    evaluation = result.evaluation["heldout"]
-    heldout = {
-        "accuracy": evaluation["kmer_accuracy"],
-        "accuracy_full_vocabulary": evaluation["masked_accuracy"],
-        "perplexity": math.exp(min(evaluation["loss"], 50.0)),
-        "num_masked": task.metadata["num_masked"],
-    }
+    heldout = {}
+    for name, stream in task.metadata["eval_streams"].items():
+        evaluation = result.evaluation[name]
+        heldout[name] = {
+            "accuracy": evaluation["kmer_accuracy"],
+            "accuracy_full_vocabulary": evaluation["masked_accuracy"],
+            "perplexity": math.exp(min(evaluation["loss"], 50.0)),
+            "num_masked": stream["num_masked"],
+            "region": stream["region"],
+        }
+    if list(heldout) == ["heldout"]:
+        heldout = heldout["heldout"]
     backbone_config = result.model.backbone.get_config()
     backbone_config.pop("dtype", None)  # float32 weights load into a float32 model by default
     float32_model = LogoMaskedLM(LogoBackbone.from_config(backbone_config))
@@ -525,21 +672,24 @@ def _write_log_csv(output):
 
     from kipoi_genome.utils.atomic import atomic_output
 
-    rows, evaluations = {}, {}
+    rows, evaluations, streams = {}, {}, []
     with open(os.path.join(output, "train_log.jsonl")) as handle:
         for line in handle:
             record = json.loads(line)
             if "loss" in record and "step" in record:
                 rows[record["step"]] = record
-            elif record.get("event") == "evaluation" and "heldout" in record.get("results", {}):
-                evaluations[record["step"]] = record["results"]["heldout"]
+            elif record.get("event") == "evaluation":
+                results = {name: value for name, value in record.get("results", {}).items() if name.startswith("heldout")}
+                evaluations.setdefault(record["step"], {}).update(results)
+                streams += [name for name in results if name not in streams]
     with atomic_output(os.path.join(output, "log.csv"), "w", suffix=".csv") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["step", "loss", "learning_rate", "grad_norm", "heldout_accuracy", "heldout_perplexity"])
+        writer.writerow(["step", "loss", "learning_rate", "grad_norm",
+                         *[f"{name}_{column}" for name in streams for column in ("accuracy", "perplexity")]])
         for step in sorted(rows):
-            heldout = evaluations.get(step)
-            writer.writerow([
-                step, rows[step]["loss"], rows[step]["learning_rate"], rows[step]["grad_norm"],
-                "" if heldout is None else heldout["kmer_accuracy"],
-                "" if heldout is None else f"{math.exp(min(heldout['loss'], 50.0)):.2f}",
-            ])
+            row = [step, rows[step]["loss"], rows[step]["learning_rate"], rows[step]["grad_norm"]]
+            for name in streams:
+                heldout = evaluations.get(step, {}).get(name)
+                row += ["", ""] if heldout is None else [
+                    heldout["kmer_accuracy"], f"{math.exp(min(heldout['loss'], 50.0)):.2f}"]
+            writer.writerow(row)
