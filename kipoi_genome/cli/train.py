@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 
 from kipoi_genome.training.distribute import STRATEGIES as STRATEGY_CHOICES
 
@@ -15,7 +16,9 @@ configs/). One training loop runs under every strategy:
   tpu          a TPU (distribute.tpu names it)
 
 Checkpoints go to OUTPUT_DIR/checkpoints every train.checkpoint_every steps;
-running the same command again after a crash resumes from the last one.
+running the same command again after a crash resumes from the last one. At the
+end OUTPUT_DIR/final.keras holds the trained model, which predict, info,
+finetune and the other commands accept (and final.weights.h5 its weights).
 """
 
 
@@ -53,14 +56,27 @@ def run(args):
         overrides["seed"] = args.seed
     config = load_config(args.config, overrides)
 
+    from kipoi_genome.training import distribute
+    from kipoi_genome.training.finetune import uncompiled_copy
     from kipoi_genome.training.trainer import train
+    from kipoi_genome.utils.atomic import atomic_output
 
-    result = train(config)
+    dist = config.distribute
+    strategy = distribute.make_strategy(
+        dist.strategy, devices=dist.devices, num_logical_cpus=dist.num_logical_cpus, tpu=dist.tpu
+    )
+    result = train(config, strategy=strategy)
+    model_path = None
+    if distribute.is_chief(strategy):  # other workers hold the same weights
+        model_path = os.path.join(config.output_dir, "final.keras")
+        with atomic_output(model_path, suffix=".keras") as tmp:
+            uncompiled_copy(result.model).save(tmp)
     summary = {
         "step": result.step,
         "resumed_from": result.resumed_from,
         "last_loss": result.last_loss,
         "output_dir": config.output_dir,
+        "model": model_path,
         "evaluation": {
             name: {key: value for key, value in values.items() if not isinstance(value, list)}
             for name, values in result.evaluation.items()

@@ -27,7 +27,7 @@ import functools
 import glob
 import os
 
-__all__ = ["stream_functions", "tfrecord_layout"]
+__all__ = ["augment_options", "stream_functions", "tfrecord_layout"]
 
 
 def tfrecord_layout(data):
@@ -56,15 +56,30 @@ def tfrecord_layout(data):
     return layout["sequence_length"], layout["target_length"], layout["bin_size"], statistics["num_targets"]
 
 
+def augment_options(augment):
+    """Keyword arguments of `tfrecord_dataset` / `interval_dataset` for a `data.augment` mapping.
+
+    Args:
+        augment: mapping with `max_shift` (default 3) and
+            `reverse_complement_prob` (0 turns reverse complements off; any
+            other value draws them with probability 0.5), or None.
+
+    Returns:
+        dict; empty (no augmentation) for None or an empty mapping.
+    """
+    if not augment:
+        return {}
+    if not isinstance(augment, dict):
+        raise ValueError(f"`data.augment` must be a mapping or null. Received: augment={augment!r}")
+    return dict(augment=True, max_shift=int(augment.get("max_shift", 3)),
+                reverse_complement=bool(augment.get("reverse_complement_prob", 0.5)))
+
+
 def _train_dataset(global_batch_size, seed, start_batch, data_dir, augment):
     from kipoi_genome.data import tfrecord_dataset
 
-    options = {}
-    if augment:
-        options = dict(augment=True, max_shift=int(augment.get("max_shift", 3)),
-                       reverse_complement=bool(augment.get("reverse_complement_prob", 0.5)))
     dataset = tfrecord_dataset(data_dir, "train", shuffle=True, seed=seed, deterministic=True,
-                               prefetch=False, **options)
+                               prefetch=False, **augment_options(augment))
     return dataset.repeat().batch(global_batch_size, drop_remainder=True).skip(start_batch).prefetch(2)
 
 
@@ -80,11 +95,14 @@ def stream_functions(data):
     """Dataset functions of a `source: tfrecords` data section (see module docstring).
 
     Returns:
-        `(organism, train_fn, eval_fn or None, num_targets)`; the functions
+        `(organism, train_fn, eval_fn or None, track_names)`; the functions
         take `(global_batch_size, seed, start_batch)` as the trainer's
         `DataStream.dataset_fn`. `eval_fn` is None when the folder has no
-        `valid` records.
+        `valid` records. Track names are `target_names` of
+        `statistics.json` (our writer records them), else `target_<i>`.
     """
+    from kipoi_genome.data import read_statistics
+
     _, _, _, num_targets = tfrecord_layout(data)
     data_dir = os.fspath(data["data_dir"])
     organism = data.get("organism") or os.path.basename(os.path.normpath(data_dir))
@@ -92,4 +110,7 @@ def stream_functions(data):
     evaluation = None
     if glob.glob(os.path.join(data_dir, "tfrecords", "valid-*.tfr")):
         evaluation = functools.partial(_eval_dataset, data_dir=data_dir, num_batches=data.get("eval_batches"))
-    return organism, train, evaluation, num_targets
+    names = read_statistics(data_dir).get("target_names")
+    if not isinstance(names, list) or len(names) != num_targets:
+        names = [f"target_{i}" for i in range(num_targets)]
+    return organism, train, evaluation, [str(name) for name in names]

@@ -32,6 +32,8 @@ from kipoi_genome.utils.atomic import atomic_output
 from kipoi_genome.data.transforms import one_hot_encode
 
 REQUIRED_STATISTICS = ("seq_length", "target_length", "num_targets", "pool_width")
+SUMMARIES = ("mean", "sum", "max")
+MISSING_POLICIES = ("zero", "error")
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
@@ -173,21 +175,26 @@ def _bin_reduce(values, pool_width, summary):
 
 
 def _check_summary(summary):
-    if summary not in ("mean", "sum", "max"):
-        raise ValueError(f"`summary` must be 'mean', 'sum' or 'max'. Received: summary={summary!r}")
+    if summary not in SUMMARIES:
+        raise ValueError(f"`summary` must be one of {SUMMARIES}. Received: summary={summary!r}")
 
 
 class BigWigTargets:
     """Per-bin targets from bigWig signal files (needs pyBigWig).
 
-    Bases without data (and positions outside the chromosome, or contigs absent
-    from a file) count as 0.
+    Each bin's value summarises all of its `pool_width` bases. With
+    ``missing="zero"`` (default), bases without data (NaN in the bigWig,
+    positions outside the chromosome, contigs absent from a file) count as 0,
+    so a bin half covered by the value 2 has the mean 1. With
+    ``missing="error"`` such a bin is refused with an `InputFileError`
+    naming the bigWig and the region.
 
     Args:
         paths: list of str. One bigWig per target track.
         names: list of str or None. Track names (default: file names).
         summary: str. Per-bin statistic, ``"mean"`` (default), ``"sum"``
             or ``"max"``.
+        missing: str. ``"zero"`` (default) or ``"error"`` (see above).
 
     Call arguments:
         chrom: str. start, end: int (0-based half-open). pool_width: int.
@@ -196,7 +203,7 @@ class BigWigTargets:
         float32 array (num_bins, num_targets).
     """
 
-    def __init__(self, paths, names=None, summary="mean"):
+    def __init__(self, paths, names=None, summary="mean", missing="zero"):
         try:
             import pyBigWig  # noqa: F401
         except ImportError as error:
@@ -204,6 +211,8 @@ class BigWigTargets:
                 "BigWigTargets needs pyBigWig (an optional dependency): pip install pyBigWig"
             ) from error
         _check_summary(summary)
+        if missing not in MISSING_POLICIES:
+            raise ValueError(f"`missing` must be one of {MISSING_POLICIES}. Received: missing={missing!r}")
         self.paths = [os.fspath(p) for p in paths]
         if not self.paths:
             raise ValueError("`paths` is empty")
@@ -213,7 +222,12 @@ class BigWigTargets:
             if os.path.getsize(path) == 0:
                 raise InputFileError(path, None, "empty bigWig file")
         self.names = list(names) if names is not None else [os.path.basename(p) for p in self.paths]
+        if len(self.names) != len(self.paths):
+            raise ValueError(
+                f"`names` must hold one name per bigWig. Received: {len(self.names)} names for {len(self.paths)} files"
+            )
         self.summary = summary
+        self.missing = missing
         self._handles = None
         self._pid = None
 
@@ -237,24 +251,54 @@ class BigWigTargets:
             self._handles, self._pid = handles, os.getpid()
         return self._handles
 
+    def check_intervals(self, intervals):
+        """Checks that every interval lies on a contig of every bigWig, within it.
+
+        Args:
+            intervals: iterable of `Interval`.
+
+        Raises:
+            InputFileError: naming the interval's file and line (or its
+                config entry), the bigWig and the contig or interval, for a
+                contig absent from a bigWig's header, a start before 0 or an
+                end past the contig's length there.
+        """
+        lengths = [dict(handle.chroms()) for handle in self._open()]
+        for interval in intervals:
+            for path, contigs in zip(self.paths, lengths):
+                length = contigs.get(interval.chrom)
+                if length is None:
+                    raise InputFileError(
+                        interval.source, interval.line, f"contig not in bigWig {path}", interval.chrom
+                    )
+                if interval.start < 0 or interval.end > length:
+                    raise InputFileError(
+                        interval.source, interval.line,
+                        f"interval is outside {interval.chrom} of bigWig {path} (length {length})",
+                        f"{interval.chrom}:{interval.start}-{interval.end}",
+                    )
+
     def __call__(self, chrom, start, end, pool_width):
         values = np.zeros((end - start, self.num_targets), dtype=np.float64)
         for column, handle in enumerate(self._open()):
             length = handle.chroms(chrom)
-            if not length:
-                continue
-            lo, hi = max(start, 0), min(end, length)
-            if hi <= lo:
-                continue
-            track = np.asarray(handle.values(chrom, lo, hi, numpy=True), dtype=np.float64)
-            values[lo - start : hi - start, column] = np.nan_to_num(track, nan=0.0)
+            lo, hi = max(start, 0), min(end, length or 0)
+            if hi > lo:
+                track = np.asarray(handle.values(chrom, lo, hi, numpy=True), dtype=np.float64)
+                values[lo - start : hi - start, column] = track
+            if self.missing == "error" and (hi - lo < end - start or np.isnan(values[:, column]).any()):
+                raise InputFileError(
+                    self.paths[column], None, "bases without data in the bigWig (missing: error)",
+                    f"{chrom}:{start}-{end}",
+                )
+        np.nan_to_num(values, copy=False, nan=0.0)
         return _bin_reduce(values, pool_width, self.summary).astype(np.float32)
 
     def __getstate__(self):
-        return {"paths": self.paths, "names": self.names, "summary": self.summary}
+        return {"paths": self.paths, "names": self.names, "summary": self.summary, "missing": self.missing}
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        self.__dict__.update({"missing": "zero", **state})
         self._handles, self._pid = None, None
 
 

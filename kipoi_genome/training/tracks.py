@@ -9,7 +9,7 @@ model:
   channels: 48                # any other key is passed to the model builder
   num_transformer_layers: 1   # (heads, sequence_length, target_length come from data)
 data:
-  source: synthetic           # synthetic | genome | longrange
+  source: synthetic           # synthetic | genome | longrange | tfrecords | bigwig
   sequence_length: 2048
   target_length: 8            # central bins predicted
   bin_size: 128
@@ -27,6 +27,8 @@ Sources:
 - `genome`: real DNA and annotation-derived tracks (`genome_data.py`).
 - `longrange`: synthetic long-range task on real DNA (`longrange_data.py`).
 - `tfrecords`: a Basenji/Enformer TFRecord folder (`data/tfrecord_streams.py`).
+- `bigwig`: FASTA windows (a BED, or regions tiled) with per-bin targets
+  from bigWig files, per split (`data/bigwig_tracks.py`).
 
 Evaluation reports the Poisson loss and per-track Pearson R (over examples
 and bins, exact across replicas) per organism.
@@ -44,7 +46,7 @@ from kipoi_genome.training.task import DataStream, Task, register_task
 __all__ = ["build_tracks_task", "build_track_model", "SOURCES", "ARCHITECTURES"]
 
 ARCHITECTURES = ("enformer", "dilated_conv", "conv_attention")
-SOURCES = ("synthetic", "genome", "longrange", "tfrecords")
+SOURCES = ("synthetic", "genome", "longrange", "tfrecords", "bigwig")
 
 
 def build_track_model(model_config, heads, sequence_length, target_length, bin_size=128):
@@ -155,11 +157,15 @@ def build_tracks_task(config):
         from kipoi_genome.training import genome_data
 
         train, evals, heads, names = genome_data.build_streams(data)
-    elif source == "tfrecords":
-        organism, train_fn, eval_fn, num_targets = tfrecord_streams.stream_functions(data)
+    elif source in ("tfrecords", "bigwig"):
+        if source == "bigwig":
+            from kipoi_genome.data import bigwig_tracks as stream_source
+        else:
+            stream_source = tfrecord_streams
+        organism, train_fn, eval_fn, track_names = stream_source.stream_functions(data)
         train = {organism: DataStream(train_fn, output=organism)}
         evals = {organism: DataStream(eval_fn, output=organism)} if eval_fn else {}
-        heads, names = {organism: num_targets}, {organism: [f"target_{i}" for i in range(num_targets)]}
+        heads, names = {organism: len(track_names)}, {organism: list(track_names)}
     else:
         from kipoi_genome.training import longrange_data
 
