@@ -64,6 +64,7 @@ ACCEPTS = {
     "export-kipoi": (ENFORMER, ONE_HOT),
     "finetune": (ENFORMER, LOGO_MASKED_LM, LOGO_BACKBONE, LOGO_CLASSIFIER),
     "pretrain logo-evaluate": (LOGO_MASKED_LM,),
+    "promoters evaluate": (LOGO_CLASSIFIER,),
 }
 
 

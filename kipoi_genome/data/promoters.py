@@ -2,10 +2,15 @@
 
 - `read_tss_bed`: TSS BED -> DataFrame (chrom, tss, name, strand, gene_type).
 - `build_promoter_dataset`: 600 bp windows (TSS -200 ... +400 on the gene's
-  strand) as positives; GC-matched random windows far from any TSS as
-  negatives; train / valid / test split by position (contiguous regions, no
-  window crossing a boundary, no overlapping windows).
+  strand) as positives; negatives of the kinds in `NEGATIVE_KINDS`: GC-matched
+  random windows far from any TSS (`gc`), windows far from any TSS matched on
+  GC and CpG count (`gc_cpg`), and dinucleotide-shuffled positives
+  (`shuffled`); train / valid / test split by position (contiguous regions,
+  no window crossing a boundary, no overlapping genomic windows; a shuffled
+  negative keeps its positive's coordinates and split).
 - `check_promoter_dataset`: the table's invariants.
+- `matching_report`: how well each kind of negative matches the positives'
+  GC and CpG content, per split.
 
 Command line: `kipoi-genome promoters build --help`. The table's columns
 `sequence`, `label` and `split` are what `kipoi-genome finetune` reads.
@@ -14,20 +19,36 @@ Command line: `kipoi-genome promoters build --help`. The table's columns
 import numpy as np
 import pandas as pd
 
+import bisect
+
 from kipoi_genome.data.intervals import iter_bed
 from kipoi_genome.data.sequence_tables import SPLITS
+from kipoi_genome.data.shuffle import dinucleotide_counts, dinucleotide_shuffle
 from kipoi_genome.data.transforms import reverse_complement
 
 __all__ = [
     "GENE_TYPES",
+    "NEGATIVE_KINDS",
     "build_promoter_dataset",
     "check_promoter_dataset",
+    "cpg_count",
     "gc_fraction",
+    "matched_positives",
+    "matching_report",
+    "parse_negative_kinds",
     "read_tss_bed",
     "split_regions",
 ]
 
 GENE_TYPES = ("protein_coding", "lincRNA", "antisense")
+# gc: GC-matched genomic windows (the original data set); gc_cpg: genomic
+# windows matched on GC and CpG count; shuffled: each positive shuffled with
+# its dinucleotide counts kept.
+NEGATIVE_KINDS = ("gc", "gc_cpg", "shuffled")
+# A negative's name is its positive's with this prefix.
+NAME_PREFIXES = {"gc": "neg_", "gc_cpg": "neg_gc_cpg_", "shuffled": "shuffled_"}
+COLUMNS = ["chrom", "start", "end", "strand", "name", "gene_type", "label", "negative_kind", "gc", "cpg", "split",
+           "sequence"]
 
 
 def read_tss_bed(path):
@@ -51,6 +72,22 @@ def gc_fraction(sequence):
     sequence = sequence.upper()
     acgt = sum(sequence.count(b) for b in "ACGT")
     return (sequence.count("G") + sequence.count("C")) / max(acgt, 1)
+
+
+def cpg_count(sequence):
+    """Number of CpG dinucleotides in a sequence (the same on both strands)."""
+    return sequence.upper().count("CG")
+
+
+def parse_negative_kinds(text):
+    """`"gc,shuffled"` -> `("gc", "shuffled")`, checked against `NEGATIVE_KINDS`."""
+    kinds = tuple(kind.strip() for kind in str(text).split(","))
+    bad = [kind for kind in kinds if kind not in NEGATIVE_KINDS]
+    if bad or len(set(kinds)) != len(kinds):
+        raise ValueError(
+            f"Negative kinds must be distinct names of {', '.join(NEGATIVE_KINDS)}. Received: {text!r}"
+        )
+    return kinds
 
 
 def split_regions(contig_length, test_length=10_000_000, valid_length=5_000_000):
@@ -79,6 +116,10 @@ def build_promoter_dataset(
     negatives_per_positive=1,
     num_candidates=400_000,
     seed=0,
+    negatives=("gc",),
+    cpg_tolerance=2,
+    cpg_relative_tolerance=0.1,
+    candidate_step=25,
 ):
     """Builds the promoter table for one contig.
 
@@ -86,11 +127,29 @@ def build_promoter_dataset(
     tss + downstream)` on the + strand and the mirror image, reverse
     complemented, on the - strand. Windows with N or overlapping an earlier
     kept positive are dropped (no near-duplicates).
-    Negatives: random windows of the same split region, at least
-    `min_tss_distance` from every TSS of the BED (all types), without N,
-    not overlapping each other; each is GC-matched (within `gc_tolerance`
-    when possible, else the closest) to a positive of its split, with a
-    random strand.
+    Negatives, by kind (`negative_kind` column; the kinds in `negatives`):
+    - `gc`: random windows of the same split region, at least
+      `min_tss_distance` from every TSS of the BED (all types), without N;
+      each is GC-matched (within `gc_tolerance` when possible, else the
+      tolerance doubles up to 8 times) to a positive of its split, with a
+      random strand. `negatives_per_positive` per positive.
+    - `gc_cpg`: windows on a `candidate_step` grid with the same distance
+      and N rules, each matched to one positive of its split on GC (within
+      `gc_tolerance`) and on CpG count (within `max(cpg_tolerance,
+      cpg_relative_tolerance * the positive's count)`), random strand.
+      Never widened: a positive with no such window left gets no `gc_cpg`
+      negative (`matching_report` counts them). Rarest positives (most
+      CpGs) are matched first, each to the unused window closest in CpG
+      count.
+    - `shuffled`: each positive shuffled by `dinucleotide_shuffle` (exact
+      dinucleotide counts, hence the same GC and CpG count), with its
+      positive's coordinates, strand and split.
+    Genomic windows never overlap a positive or a window of their own kind;
+    `gc` and `gc_cpg` windows may overlap each other (drawn independently:
+    CpG-rich windows far from a TSS are rare, and the `gc` draws would take
+    some of them). Each kind draws from its own random stream and does not
+    depend on the other kinds asked for (`negatives=("gc",)` gives the
+    original data set).
     Split: a window belongs to the split region that contains it entirely;
     windows crossing a region boundary are dropped.
 
@@ -104,14 +163,25 @@ def build_promoter_dataset(
             contig's end) and of the validation region just before it.
         min_tss_distance: int. Minimum distance of negatives from any TSS.
         gc_tolerance: float. GC matching tolerance.
-        negatives_per_positive: int.
-        num_candidates: int. Random negative candidates drawn per contig.
+        negatives_per_positive: int. `gc` negatives per positive.
+        num_candidates: int. Random `gc` candidates drawn per contig.
         seed: int.
+        negatives: tuple of `NEGATIVE_KINDS`.
+        cpg_tolerance: int. Smallest CpG-count tolerance of `gc_cpg`.
+        cpg_relative_tolerance: float. CpG-count tolerance of `gc_cpg` as a
+            fraction of the positive's count.
+        candidate_step: int. Grid step of the `gc_cpg` candidates, in bp.
 
     Returns:
         DataFrame with chrom, start, end, strand, name, gene_type, label,
-        gc, split, sequence; sorted by split then position.
+        negative_kind ("" for positives), gc, cpg (CpG count), split,
+        sequence; sorted by split then position (a shuffled negative right
+        after its positive).
+
+    Raises:
+        ValueError: an unknown negative kind, or a split too short.
     """
+    negatives = parse_negative_kinds(negatives if isinstance(negatives, str) else ",".join(negatives))
     rng = np.random.default_rng(seed)
     length = upstream + downstream
     regions = split_regions(len(sequence), test_length, valid_length)
@@ -140,8 +210,9 @@ def build_promoter_dataset(
         if record.strand == "-":
             window = reverse_complement(window)
         rows.append(dict(chrom=contig, start=start, end=end, strand=record.strand, name=record.name,
-                         gene_type=record.gene_type, label=1, gc=gc_fraction(window), split=split, sequence=window))
-    positives = pd.DataFrame(rows)
+                         gene_type=record.gene_type, label=1, negative_kind="", gc=gc_fraction(window),
+                         cpg=cpg_count(window), split=split, sequence=window))
+    positives = pd.DataFrame(rows, columns=COLUMNS)
 
     # Negative candidates: far from every TSS, N-free, GC known.
     all_tss = np.sort(on_contig["tss"].to_numpy())
@@ -158,6 +229,39 @@ def build_promoter_dataset(
     starts = starts[ok]
     gcs = (gc_sum[starts + length] - gc_sum[starts]) / length
 
+    kinds = []
+    if "gc" in negatives:
+        kinds.append(_gc_negatives(sequence, contig, positives, regions, starts, gcs, length, gc_tolerance,
+                                   negatives_per_positive, rng))
+    if "gc_cpg" in negatives:
+        codes_cg = (codes[:-1] == ord("C")) & (codes[1:] == ord("G"))
+        cg_sum = np.concatenate([[0], np.cumsum(codes_cg)])
+        grid = np.arange(0, len(sequence) - length + 1, candidate_step)
+        nearest = np.searchsorted(all_tss, grid)
+        left = np.abs(grid - all_tss[np.clip(nearest - 1, 0, len(all_tss) - 1)])
+        right = np.abs(all_tss[np.clip(nearest, 0, len(all_tss) - 1)] - (grid + length))
+        grid = grid[((n_sum[grid + length] - n_sum[grid]) == 0) & (np.minimum(left, right) >= min_tss_distance)]
+        kinds.append(_gc_cpg_negatives(
+            sequence, contig, positives, regions, grid, (gc_sum[grid + length] - gc_sum[grid]) / length,
+            cg_sum[grid + length - 1] - cg_sum[grid], length, gc_tolerance, cpg_tolerance, cpg_relative_tolerance,
+            np.random.default_rng([seed, 1]),
+        ))
+    if "shuffled" in negatives:
+        shuffle_rng = np.random.default_rng([seed, 2])
+        shuffled = positives.copy()
+        shuffled["sequence"] = [dinucleotide_shuffle(window, shuffle_rng) for window in positives["sequence"]]
+        shuffled["name"] = NAME_PREFIXES["shuffled"] + positives["name"].astype(str)
+        shuffled["gene_type"], shuffled["label"], shuffled["negative_kind"] = "shuffled", 0, "shuffled"
+        kinds.append(shuffled)
+    table = pd.concat([positives, *kinds], ignore_index=True)[COLUMNS]
+    table = table.astype({"start": int, "end": int, "label": int, "gc": float, "cpg": int})
+    table["split"] = pd.Categorical(table["split"], SPLITS, ordered=True)
+    return table.sort_values(["split", "start"], kind="stable").reset_index(drop=True)
+
+
+def _gc_negatives(sequence, contig, positives, regions, starts, gcs, length, gc_tolerance, negatives_per_positive,
+                  rng):
+    """The `gc` negatives (the original data set's draws, in the original order)."""
     negatives = []
     for split in SPLITS:
         a, b = regions[split]
@@ -181,10 +285,50 @@ def build_promoter_dataset(
                 if strand == "-":
                     window = reverse_complement(window)
                 negatives.append(dict(chrom=contig, start=start, end=start + length, strand=strand, name=f"neg_{positive.name}",
-                                      gene_type="background", label=0, gc=gc_fraction(window), split=split, sequence=window))
-    table = pd.concat([positives, pd.DataFrame(negatives)], ignore_index=True)
-    table["split"] = pd.Categorical(table["split"], SPLITS, ordered=True)
-    return table.sort_values(["split", "start"]).reset_index(drop=True)
+                                      gene_type="background", label=0, negative_kind="gc", gc=gc_fraction(window),
+                                      cpg=cpg_count(window), split=split, sequence=window))
+    return pd.DataFrame(negatives, columns=COLUMNS)
+
+
+def _gc_cpg_negatives(sequence, contig, positives, regions, grid, grid_gc, grid_cpg, length, gc_tolerance,
+                      cpg_tolerance, cpg_relative_tolerance, rng):
+    """The `gc_cpg` negatives: one window per positive within both tolerances, or none."""
+    negatives, taken = [], []  # taken: sorted starts, for the overlap check
+    for split in SPLITS:
+        a, b = regions[split]
+        in_split = (grid >= a) & (grid + length <= b)
+        order = np.argsort(grid_cpg[in_split], kind="stable")
+        pool_starts, pool_gc, pool_cpg = grid[in_split][order], grid_gc[in_split][order], grid_cpg[in_split][order]
+        used = np.zeros(len(pool_starts), bool)
+        split_positives = positives[positives["split"] == split]
+        # Most CpGs first (the rarest windows), ties in random order.
+        ranking = np.lexsort((rng.permutation(len(split_positives)), -split_positives["cpg"].to_numpy()))
+        for positive in split_positives.iloc[ranking].itertuples():
+            width = max(cpg_tolerance, cpg_relative_tolerance * positive.cpg)
+            lo = np.searchsorted(pool_cpg, positive.cpg - width, "left")
+            hi = np.searchsorted(pool_cpg, positive.cpg + width, "right")
+            candidates = lo + np.flatnonzero(~used[lo:hi] & (np.abs(pool_gc[lo:hi] - positive.gc) <= gc_tolerance))
+            # Closest CpG count first (random among equals): a random pick within the tolerance would lean
+            # towards fewer CpGs, which are more common.
+            closest = np.lexsort((rng.random(len(candidates)), np.abs(pool_cpg[candidates] - positive.cpg)))
+            for index in candidates[closest]:
+                start = int(pool_starts[index])
+                nearest = bisect.bisect_left(taken, start - length + 1)
+                if nearest < len(taken) and taken[nearest] < start + length:
+                    continue  # overlaps a negative already taken
+                used[index] = True
+                bisect.insort(taken, start)
+                strand = "+" if rng.random() < 0.5 else "-"
+                window = sequence[start : start + length]
+                if strand == "-":
+                    window = reverse_complement(window)
+                negatives.append(dict(
+                    chrom=contig, start=start, end=start + length, strand=strand,
+                    name=NAME_PREFIXES["gc_cpg"] + str(positive.name), gene_type="background", label=0, negative_kind="gc_cpg", gc=gc_fraction(window),
+                    cpg=cpg_count(window), split=split, sequence=window,
+                ))
+                break
+    return pd.DataFrame(negatives, columns=COLUMNS)
 
 
 def _closest_unused(pool_gc, used, target, tolerance, rng, pool_starts, taken, length):
@@ -206,11 +350,35 @@ def _closest_unused(pool_gc, used, target, tolerance, rng, pool_starts, taken, l
 
 
 def check_promoter_dataset(table):
-    """Asserts the invariants of a built table (no cross-split or any overlap)."""
-    ordered = table.sort_values("start")
-    starts, ends = ordered["start"].to_numpy(), ordered["end"].to_numpy()
-    if (starts[1:] < ends[:-1]).any():
-        raise ValueError("Windows overlap.")
+    """Asserts the invariants of a built table (no cross-split or any overlap).
+
+    Genomic windows (positives and the `gc`, `gc_cpg` negatives) do not
+    overlap a positive or a window of the same kind, and the splits are
+    separated by position. Each `shuffled` negative has a positive with the
+    same coordinates and split, and the same dinucleotide counts (so no
+    shuffle crosses a split).
+
+    Raises:
+        ValueError: naming the first invariant that fails.
+    """
+    kinds = table["negative_kind"] if "negative_kind" in table.columns else pd.Series("", index=table.index)
+    shuffled = table[kinds == "shuffled"]
+    if len(shuffled):
+        positives = table[table["label"] == 1].set_index(["start", "end"])
+        for row in shuffled.itertuples():
+            if (row.start, row.end) not in positives.index:
+                raise ValueError(f"Shuffled negative {row.name} has no positive at {row.start}-{row.end}.")
+            source = positives.loc[(row.start, row.end)]
+            if source["split"] != row.split:
+                raise ValueError(f"Shuffled negative {row.name} is in split {row.split}, its positive in {source['split']}.")
+            if dinucleotide_counts(source["sequence"]) != dinucleotide_counts(row.sequence):
+                raise ValueError(f"Shuffled negative {row.name} does not keep its positive's dinucleotide counts.")
+        table, kinds = table[kinds != "shuffled"], kinds[kinds != "shuffled"]
+    for kind in sorted(set(kinds) - {""}) or [""]:
+        ordered = table[kinds.isin(["", kind])].sort_values("start")
+        starts, ends = ordered["start"].to_numpy(), ordered["end"].to_numpy()
+        if (starts[1:] < ends[:-1]).any():
+            raise ValueError(f"Windows overlap (positives and {kind or 'no'} negatives).")
     if (table["end"] - table["start"] != table["sequence"].str.len()).any():
         raise ValueError("Window lengths disagree with the sequences.")
     bounds = table.groupby("split", observed=True).agg(lo=("start", "min"), hi=("end", "max"))
@@ -219,3 +387,49 @@ def check_promoter_dataset(table):
         if bounds.loc[a, "hi"] > bounds.loc[b, "lo"]:
             raise ValueError(f"Splits {a} and {b} are not separated by position.")
     return True
+
+
+def matching_report(table):
+    """GC and CpG content of the positives and of each kind of negative, per split.
+
+    Args:
+        table: DataFrame from `build_promoter_dataset`.
+
+    Returns:
+        DataFrame indexed by (split, negative_kind) with `n_positive`,
+        `n_negative`, the mean `gc_positive`, `gc_negative`, `cpg_positive`,
+        `cpg_negative` (CpG count per window) and the differences
+        `gc_difference`, `cpg_difference` (negative minus positive).
+    """
+    rows = []
+    for split in [s for s in SPLITS if (table["split"] == s).any()]:
+        part = table[table["split"] == split]
+        positives = part[part["label"] == 1]
+        for kind in [k for k in NEGATIVE_KINDS if (part["negative_kind"] == k).any()]:
+            negatives = part[(part["label"] == 0) & (part["negative_kind"] == kind)]
+            rows.append(dict(
+                split=split, negative_kind=kind, n_positive=len(positives), n_negative=len(negatives),
+                gc_positive=positives["gc"].mean(), gc_negative=negatives["gc"].mean(),
+                cpg_positive=positives["cpg"].mean(), cpg_negative=negatives["cpg"].mean(),
+            ))
+    report = pd.DataFrame(rows).set_index(["split", "negative_kind"])
+    report["gc_difference"] = report["gc_negative"] - report["gc_positive"]
+    report["cpg_difference"] = report["cpg_negative"] - report["cpg_positive"]
+    return report
+
+
+def matched_positives(table, kind):
+    """The positives that a negative of `kind` was drawn for (matched to, or shuffled from).
+
+    Args:
+        table: DataFrame with `name`, `label` and `negative_kind` columns.
+        kind: one of `NEGATIVE_KINDS`.
+
+    Returns:
+        bool Series over `table`'s rows: True for a positive named by a
+        negative of that kind (`NAME_PREFIXES[kind]` + the positive's name).
+    """
+    prefix = NAME_PREFIXES[kind]
+    names = table.loc[(table["label"] == 0) & (table["negative_kind"] == kind), "name"].astype(str)
+    named = set(names.str[len(prefix):])
+    return (table["label"] == 1) & table["name"].astype(str).isin(named)
