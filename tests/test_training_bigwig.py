@@ -179,7 +179,8 @@ def test_bigwig_source_targets_are_numpy_bin_means_and_it_trains(tmp_path, genom
     assert keras.saving.load_model(tmp_path / "run/final.keras").heads == {"signal": 1}
 
 
-def test_bigwig_source_bad_inputs_give_one_line_and_exit_2(tmp_path, genome, capsys):
+def test_bigwig_source_bad_inputs_give_one_line_and_exit_2(tmp_path, genome, capfd):
+    # capfd, not capsys: libBigWig writes to file descriptor 2 itself when it opens a file that is not a bigWig.
     fasta, bigwig, _ = genome
     other = tmp_path / "chr21.bw"
     handle = pyBigWig.open(str(other), "w")
@@ -187,19 +188,23 @@ def test_bigwig_source_bad_inputs_give_one_line_and_exit_2(tmp_path, genome, cap
     handle.addEntries("chr21", 0, values=np.ones(100), span=1, step=1)
     handle.close()
     bed = tmp_path / "valid.bed"
+    fake = tmp_path / "fake.bw"
+    fake.write_text("track type=bedGraph\nchr20\t0\t10\t1.0\n")
     cases = [
+        ({"bigwigs": {"signal": str(fake)}}, f"{fake}: not a bigWig file (no bigWig signature)"),
         ({"bigwigs": {"signal": str(tmp_path / "absent.bw")}}, "absent.bw: bigWig file not found"),
         ({"bigwigs": {"signal": str(other)}}, f"data.train:1: contig not in bigWig {other} (value 'chr20')"),
         ({"train": ["chr20:63025001-63026024"]},
          "data.train:1: interval ends past the end of chr20 (length 63025520) (value 'chr20:63025000-63026024')"),
         ({"summary": "median"}, "`data.summary` must be one of ('mean', 'sum', 'max'). Received: summary='median'"),
+        ({"augment": {"max_shift": 8}}, "`data.augment.max_shift` must be smaller than one bin (8 bp)"),
         ({"missing": "error"}, f"{bigwig}: bases without data in the bigWig (missing: error) (value 'chr20:44030056-44030568')"),
         ({"train": ["chr20:44020001-44021024"]}, f"{bed}:1: valid window overlaps a train window (value 'chr20:44020000-44021024')"),
     ]
     for changes, message in cases:
         config_path = _config(tmp_path, _bigwig_data(tmp_path, bigwig, fasta, **changes))
         assert main(["train", "--config", str(config_path)]) == 2, changes
-        err = capsys.readouterr().err
+        err = capfd.readouterr().err
         assert err.strip().count("\n") == 0 and message in err, (changes, err)
         assert not (tmp_path / "run/final.keras").exists()
 

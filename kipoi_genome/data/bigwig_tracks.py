@@ -251,6 +251,11 @@ def stream_functions(data):
             f"target_length={target_length}"
         )
     crop_bp = spare // 2
+    augment = data.get("augment")
+    if augment and isinstance(augment, dict) and int(augment.get("max_shift", 3)) >= bin_size:
+        raise ValueError(
+            f"`data.augment.max_shift` must be smaller than one bin ({bin_size} bp). Received: augment={augment!r}"
+        )
     names, paths = _bigwig_paths(data.get("bigwigs"))
     targets = BigWigTargets(paths, names=names, summary=data.get("summary", "mean"), missing=data.get("missing", "zero"))
     fasta = FastaExtractor(data["fasta"], in_memory=True)

@@ -34,6 +34,7 @@ from kipoi_genome.data.transforms import one_hot_encode
 REQUIRED_STATISTICS = ("seq_length", "target_length", "num_targets", "pool_width")
 SUMMARIES = ("mean", "sum", "max")
 MISSING_POLICIES = ("zero", "error")
+_BIGWIG_MAGIC = bytes.fromhex("26fc8f88")  # 0x888FFC26 little-endian, the first 4 bytes of a bigWig
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
@@ -221,6 +222,11 @@ class BigWigTargets:
                 raise InputFileError(path, None, "bigWig file not found")
             if os.path.getsize(path) == 0:
                 raise InputFileError(path, None, "empty bigWig file")
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
+            # libBigWig prints to stderr on a file that is not a bigWig: refuse it before opening.
+            if magic not in (_BIGWIG_MAGIC, _BIGWIG_MAGIC[::-1]):
+                raise InputFileError(path, None, "not a bigWig file (no bigWig signature)", magic.hex())
         self.names = list(names) if names is not None else [os.path.basename(p) for p in self.paths]
         if len(self.names) != len(self.paths):
             raise ValueError(
