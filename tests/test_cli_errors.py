@@ -241,3 +241,42 @@ def test_a_dropped_sigterm_is_raised_again():
     assert result.returncode == 143 and result.stdout.startswith("survived\n")
     assert result.stderr == "kipoi-genome test: error: interrupted by SIGTERM\n"  # no "Exception ignored"
     assert float(result.stdout.split()[1]) < 15  # raised again after REDELIVER_S, not after the 30-s sleep
+
+
+def test_warnings_wait_for_the_first_output_and_are_dropped_on_bad_input(capfd):
+    import logging
+
+    from kipoi_genome.cli import errors
+
+    logger = logging.getLogger("kipoi_genome")
+    with errors.held_warnings() as held:  # bad input after the warning: the warning is dropped
+        logger.warning("warning: untrained")
+        held.discard()
+        errors.report("predict", ValueError("bad.bed, line 3: end 5 < start 9"))
+    assert_one_error_line(capfd.readouterr().err, "bad.bed, line 3")
+
+    with errors.held_warnings():  # output after the warning: the warning comes first, then the output
+        logger.warning("warning: untrained")
+        assert capfd.readouterr().err == ""
+        print("chrom\tstart")
+        sys.stderr.write("bar\n")
+        logger.warning("warning: later")
+    captured = capfd.readouterr()
+    assert (captured.out, captured.err) == ("chrom\tstart\n", "warning: untrained\nbar\nwarning: later\n")
+
+    with errors.held_warnings():  # no output at all: written when the command ends
+        logger.warning("warning: untrained")
+    assert capfd.readouterr().err == "warning: untrained\n"
+    assert logger.propagate and not [h for h in logger.handlers if isinstance(h, errors._HeldWarnings)]
+
+
+def test_untrained_preset_warning_is_dropped_when_bad_input_follows(tmp_path, capfd):
+    """`enformer_tiny` (untrained) loads, logs its warning, then a sequence of the wrong length ends the run."""
+    table = tmp_path / "sequences.csv"
+    table.write_text("name,sequence\nshort_one,ACGTACGT\n")
+    code, output = _run(capfd, "predict", "--model", "enformer_tiny", "--sequences", str(table),
+                        "--output", str(tmp_path / "out.tsv"), "--no-progress")
+    assert code == 2
+    assert_one_error_line(output, "sequences.csv")
+    assert "warning:" not in output and "random) weights" not in output
+    assert sorted(os.listdir(tmp_path)) == ["sequences.csv"]

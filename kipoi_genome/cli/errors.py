@@ -11,6 +11,9 @@ Bad input ends a command with exit code 2 and exactly one line on stderr,
   (`kipoi_genome.utils.quiet_import`), before this module is imported.
 - `close_progress_bars` closes (and erases) open tqdm bars, so a bar that
   belongs to an abandoned generator is not redrawn after the error line.
+- `held_warnings` holds the package's warnings (e.g. a preset's untrained
+  weights) until the command first writes to stdout or stderr, and drops
+  them when the command ends in bad input, so the error line stays alone.
 - `signals_as_exceptions` turns SIGTERM and SIGHUP into `Terminated` (raised
   again if Python drops it, see `REDELIVER_S`), so
   `finally` blocks and `kipoi_genome.utils.atomic.atomic_output` remove temporary
@@ -22,6 +25,7 @@ Nothing imports this module but `kipoi_genome.cli.main`.
 
 import argparse
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -128,6 +132,91 @@ def report_interrupt(command, error):
     signum = getattr(error, "signum", signal.SIGINT)
     report(command, Interrupted(f"interrupted by {signal.Signals(signum).name}"))
     return 128 + signum
+
+
+class _HeldWarnings(logging.Handler):
+    """Keeps warning lines until `write_held`, then writes them (and later ones) to `stream`.
+
+    (Not `release`: `logging.Handler.release` is the handler's lock.)
+    """
+
+    def __init__(self, stream):
+        super().__init__(logging.WARNING)
+        self.stream = stream
+        self.pending = []
+        self.released = False
+
+    def emit(self, record):
+        line = self.format(record)
+        if self.released:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        else:
+            self.pending.append(line)
+
+    def write_held(self):
+        if self.released:
+            return
+        self.released = True
+        lines, self.pending = self.pending, []
+        if lines:
+            self.stream.write("".join(line + "\n" for line in lines))
+            self.stream.flush()
+
+    def discard(self):
+        self.pending = []
+
+
+class _ReleasingStream:
+    """A text stream that releases held warnings before its first non-empty write."""
+
+    def __init__(self, stream, held):
+        self._stream = stream
+        self._held = held
+
+    def write(self, text):
+        if text:
+            self._held.write_held()
+        return self._stream.write(text)
+
+    def writelines(self, lines):
+        lines = list(lines)
+        if any(lines):
+            self._held.write_held()
+        return self._stream.writelines(lines)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def held_warnings(logger_name="kipoi_genome"):
+    """Within the block, the package logger's warnings wait for the command's first output.
+
+    A warning logged before the command has written anything (the untrained
+    weights of `enformer_tiny`, say) is written to stderr just before the
+    command's first write to stdout or stderr (a progress bar, a table), or
+    at the end of the block; `discard()` on the yielded handler drops the
+    held ones, so bad input found after the model loaded still ends with its
+    error line alone. Warnings logged after the first output are written at
+    once.
+
+    Yields:
+        The handler, with `discard()`.
+    """
+    logger = logging.getLogger(logger_name)
+    held = _HeldWarnings(sys.stderr)
+    saved = (logger.propagate, sys.stdout, sys.stderr)
+    logger.addHandler(held)
+    logger.propagate = False
+    sys.stdout, sys.stderr = _ReleasingStream(sys.stdout, held), _ReleasingStream(sys.stderr, held)
+    try:
+        yield held
+    finally:
+        sys.stdout, sys.stderr = saved[1], saved[2]
+        logger.removeHandler(held)
+        logger.propagate = saved[0]
+        held.write_held()
 
 
 class Interrupted(Exception):

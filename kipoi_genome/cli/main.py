@@ -53,16 +53,18 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     # The error contract (one line on stderr, exit 2; docs/errors.md) lives in cli/errors.py.
-    with errors.signals_as_exceptions():
+    with errors.signals_as_exceptions(), errors.held_warnings() as held:
         try:
             return args.func(args) or 0
         except BrokenPipeError:  # output piped into e.g. `head`
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         except (CommandError, *errors.expected_errors()) as error:
+            held.discard()
             errors.report(args.command, error)
             return errors.EXIT_BAD_INPUT
         except (KeyboardInterrupt, errors.Terminated) as error:
+            held.discard()
             return errors.report_interrupt(args.command, error)
 
 
