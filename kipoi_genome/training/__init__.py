@@ -13,7 +13,18 @@ Importing this package does not import TensorFlow-heavy task modules; use
 
 from kipoi_genome.training.config import TrainConfig, load_config
 from kipoi_genome.training.task import DataStream, Task, get_task_builder, register_task
-from kipoi_genome.training.trainer import Trainer, TrainResult, train
+
+_TRAINER_NAMES = ("Trainer", "TrainResult", "train")
+
+
+def __getattr__(name):
+    # The trainer (and the task modules it registers) load on first use, so
+    # `import kipoi_genome` (which needs only `training.schedules`) stays light.
+    if name in _TRAINER_NAMES:
+        from kipoi_genome.training import trainer
+
+        return getattr(trainer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DataStream",
