@@ -167,6 +167,24 @@ def test_bigwig_source_targets_are_numpy_bin_means_and_it_trains(tmp_path, genom
                       np.stack([_bin_means(values, s) for s in TRAIN_STARTS]))
     _assert_same_records_any_order(_records(task.train_streams["signal"].dataset_fn(4, 0, 0), 3), expected_train)
 
+    # With augmentation each training record is a window shifted by at most 3 bp (N fill), reverse-complemented
+    # with its bins reversed or not.
+    augmented = _config(tmp_path, _bigwig_data(tmp_path, bigwig, fasta, augment={"max_shift": 3}), name="augment.yaml")
+    task = build_tracks_task(load_config(augmented))
+    flips = set()
+    for x_got, y_got in zip(*_records(task.train_streams["signal"].dataset_fn(4, 0, 0), 3)):
+        (index,) = [i for i, y in enumerate(expected_train[1]) if np.array_equal(y_got, y) or np.array_equal(y_got, y[::-1])]
+        flipped = not np.array_equal(y_got, expected_train[1][index])
+        flips.add(flipped)
+        views = []
+        for shift in range(-3, 4):
+            view = np.zeros_like(expected_train[0][index])
+            source = expected_train[0][index]
+            view[max(shift, 0) : SEQUENCE_LENGTH + min(shift, 0)] = source[max(-shift, 0) : SEQUENCE_LENGTH - max(shift, 0)]
+            views.append(view[::-1, ::-1] if flipped else view)
+        assert any(np.array_equal(x_got, view) for view in views), index
+    assert flips == {True, False}
+
     # Written to TFRecords first: the same records.
     records = tmp_path / "records"
     written = _config(tmp_path, _bigwig_data(tmp_path, bigwig, fasta, tfrecords_dir=str(records)), name="records.yaml")
