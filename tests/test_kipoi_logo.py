@@ -97,13 +97,20 @@ def test_logo_variant_effect_spec_on_a_tiny_model(tmp_path):
     )
     fasta = FastaExtractor(str(examples / "genome.fa"))
     windows = [variant_window(fasta, v, 1004) for v in read_vcf(str(examples / "variants.vcf"))]
-    expected = zero_shot_variant_scores(model, [w.reference for w in windows[:2]], [w.alternative for w in windows[:2]])
+    # The package's own scorer with the alleles: what `score-variants` computes (indels included).
+    expected = zero_shot_variant_scores(
+        model, [w.reference for w in windows], [w.alternative for w in windows],
+        variants=[(w.variant.start - w.start, w.ref, w.alt) for w in windows],
+    )
+    substitutions = zero_shot_variant_scores(model, [w.reference for w in windows[:2]], [w.alternative for w in windows[:2]])
     with h5py.File(tmp_path / "v.h5") as h5:
         got = h5["preds"][:, 0]
         ids = [v.decode() if isinstance(v, bytes) else v for v in h5["metadata/variant/id"][:]]
     assert ids == ["snv_1", "mnv_1", "del_1"]
-    assert float(np.max(np.abs(got[:2] - expected))) <= TOL and np.isfinite(expected).all()
-    assert np.isnan(got[2])  # the deletion is not scored
+    assert [w.variant.start - w.start for w in windows] == [502, 502, 502]  # sequence_length // 2
+    assert np.isfinite(expected).all() and float(np.max(np.abs(got - expected))) <= TOL
+    assert float(np.max(np.abs(got[:2] - substitutions))) <= TOL  # the alleles change nothing for substitutions
+    assert abs(got[2]) > 1e-6  # the deletion (AAG>A) is scored
     assert "preds/0" in (tmp_path / "v.tsv").read_text().splitlines()[0].split("\t")
 
 

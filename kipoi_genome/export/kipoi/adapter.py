@@ -257,14 +257,20 @@ def _is_substitution(ref, alt, max_span):
 class LogoVariantScorer(KerasModel):
     """Zero-shot LOGO variant effect (masked-LM log-likelihood ratio) as a Kipoi model.
 
-    `predict_on_batch(x)` takes `{"ref": [B] str, "alt": [B] str}` windows
-    and returns `[B, 1]` scores log P(alt) - log P(ref)
-    (`zero_shot_variant_scores`); NaN for indels and windows that differ
-    over more than `max_span` bp.
+    `predict_on_batch(x)` takes `{"ref": [B] str, "alt": [B] str}` windows,
+    with `"ref_allele"`, `"alt_allele"` ([B] str) and `"offset"` ([B] int,
+    the first REF base's index in the windows) as the `logo_variants`
+    dataloader gives them, and returns `[B, 1]` scores log P(alt) -
+    log P(ref) (`zero_shot_variant_scores`): substitutions and indels, NaN
+    only where the score is undefined (module docstring of
+    `kipoi_genome.models.logo.logo_variant_scoring`). Without the allele
+    inputs only substitutions can be told apart from the windows: indels and
+    windows that differ over more than `max_span` bp give NaN.
 
     Args:
         weights, md5, preset: as in `KerasModel` (a `LogoMaskedLM`).
-        max_span: int. Largest substitution span in bp. Defaults to 10.
+        max_span: int. Without allele inputs, the largest substitution span
+            in bp. Defaults to 10.
     """
 
     def __init__(self, weights=None, md5=None, preset=None, max_span=10):
@@ -275,6 +281,11 @@ class LogoVariantScorer(KerasModel):
         from kipoi_genome.models.logo import zero_shot_variant_scores
 
         refs, alts = _strings(x["ref"]), _strings(x["alt"])
+        if "ref_allele" in x:
+            variants = list(zip(np.asarray(x["offset"]).astype(int).tolist(), _strings(x["ref_allele"]),
+                                _strings(x["alt_allele"])))
+            scores = zero_shot_variant_scores(self.model, refs, alts, variants=variants)
+            return np.asarray(scores, dtype=np.float32).reshape(len(refs), 1)
         scores = np.full((len(refs), 1), np.nan, dtype=np.float32)
         keep = [i for i, (r, a) in enumerate(zip(refs, alts)) if _is_substitution(r, a, self.max_span)]
         if keep:

@@ -104,8 +104,12 @@ class VariantRefAltString(_datasets.VariantRefAltDataset, kipoi.data.Dataset):
         sequence_length: int. Window length (the variant at `length // 2`).
 
     Sample:
-        ``inputs`` ``{"ref": str, "alt": str}`` (upper case); ``metadata``
-        with ``variant`` (chrom, pos, id, ref, alt) and ``ranges``.
+        ``inputs`` ``{"ref": str, "alt": str, "ref_allele": str,
+        "alt_allele": str, "offset": int}``: the windows (upper case), the
+        REF / ALT alleles and the index of the first REF base in the windows
+        (what an indel's score needs, `zero_shot_variant_scores(variants=)`);
+        ``metadata`` with ``variant`` (chrom, pos, id, ref, alt) and
+        ``ranges``.
     """
 
     batch_iter = kipoi.data.Dataset.batch_iter
@@ -120,6 +124,12 @@ class VariantRefAltString(_datasets.VariantRefAltDataset, kipoi.data.Dataset):
         variant = self.variants[index]
         window = variant_window(self.fasta, variant, self.sequence_length)
         return {
-            "inputs": {"ref": window.reference.upper(), "alt": window.alternative.upper()},
+            "inputs": {
+                "ref": window.reference.upper(),
+                "alt": window.alternative.upper(),
+                "ref_allele": window.ref.upper(),
+                "alt_allele": window.alt.upper(),
+                "offset": np.int64(window.variant.start - window.start),
+            },
             "metadata": _datasets.variant_metadata(variant, window),
         }
