@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from kipoi_genome.interpret.targets import output_scalar, select_output
 from kipoi_genome.layers import TargetLengthCrop1D
-from kipoi_genome.models.enformer.chunked_inference import conv_halo, conv_windows
+from kipoi_genome.models.enformer.chunked_inference import conv_window, model_windows
 
 # Window for the backward pass through the stem and conv tower when the
 # model runs them at once at inference (`inference_chunk_length=None`).
@@ -43,21 +43,10 @@ def enformer_input_gradient(model, one_hot, head=None, tracks=None, bins=None):
     dtype = model.compute_dtype
     x = tf.convert_to_tensor(np.asarray(one_hot), dtype=dtype)
     length, bin_size = model.sequence_length, model.bin_size
-    chunks = conv_windows(
-        length,
-        model.inference_chunk_length or GRADIENT_CHUNK_LENGTH,
-        conv_halo(model.tower_filters),
-        bin_size,
-    ) or [(0, length, 0, length)]
-    conv_layers = model.conv_layers
+    chunks = model_windows(model, model.inference_chunk_length or GRADIENT_CHUNK_LENGTH) or [(0, length, 0, length)]
     layers = model.embedding_layers
     tail_start = next(i for i, layer in enumerate(layers) if isinstance(layer, TargetLengthCrop1D))
     blocks, tail = layers[:tail_start], layers[tail_start:]
-
-    def trunk_window(start, stop, keep_start, keep_stop, window):
-        for layer in conv_layers:
-            window = layer(window, training=False)
-        return window[:, (keep_start - start) // bin_size : (keep_stop - start) // bin_size]
 
     def output_end(hidden):
         hidden = tail[0](hidden)  # crop
@@ -69,7 +58,7 @@ def enformer_input_gradient(model, one_hot, head=None, tracks=None, bins=None):
         return tf.reduce_sum(output_scalar(outputs, chosen, tracks, None))
 
     # Forward: keep the trunk output and each block's input only.
-    inputs = [tf.concat([trunk_window(*chunk, x[:, chunk[0] : chunk[1]]) for chunk in chunks], axis=1)]
+    inputs = [tf.concat([conv_window(model, x[:, chunk[0] : chunk[1]], *chunk) for chunk in chunks], axis=1)]
     for block in blocks:
         inputs.append(block(inputs[-1], training=False))
 
@@ -92,7 +81,7 @@ def enformer_input_gradient(model, one_hot, head=None, tracks=None, bins=None):
         window = x[:, start:stop]
         with tf.GradientTape() as tape:
             tape.watch(window)
-            output = trunk_window(*chunk, window)
+            output = conv_window(model, window, *chunk)
         kept = upstream[:, keep_start // bin_size : keep_stop // bin_size]
         gradient[:, start:stop] += tape.gradient(output, window, output_gradients=kept).numpy()
     return gradient.astype(x.dtype.as_numpy_dtype)

@@ -108,6 +108,24 @@ def model_windows(model, chunk_length=None):
     return conv_windows(model.sequence_length, length, conv_halo(model.tower_filters), model.bin_size)
 
 
+def conv_window(model, window, start, stop, keep_start, keep_stop):
+    """Stem and conv tower over one window of the input, cropped to the positions it keeps.
+
+    Args:
+        model: an `Enformer`.
+        window: float tensor `[B, stop - start, 4]`, the input slice of one
+            window of `conv_windows`.
+        start, stop, keep_start, keep_stop: int bp, that window.
+
+    Returns:
+        tensor `[B, (keep_stop - keep_start) / bin_size, C]`.
+    """
+    for layer in model.conv_layers:
+        window = layer(window, training=False)
+    bin_size = model.bin_size
+    return window[:, (keep_start - start) // bin_size : (keep_stop - start) // bin_size]
+
+
 def _as_input(model, inputs):
     return tf.cast(tf.convert_to_tensor(inputs), model.inputs[0].dtype)
 
@@ -136,19 +154,15 @@ def conv_features(model, inputs, windows=None):
         windows = model_windows(model) if windows is None else windows
     else:
         windows = None
-    layers = model.conv_layers
     if not windows:
-        for layer in layers:
+        for layer in model.conv_layers:
             x = layer(x, training=False)
         return x
-    bin_size = model.bin_size
     pieces = []
     for start, stop, keep_start, keep_stop in windows:
         with tf.control_dependencies(pieces[-1:]):
             window = x[:, start:stop]
-        for layer in layers:
-            window = layer(window, training=False)
-        pieces.append(window[:, (keep_start - start) // bin_size : (keep_stop - start) // bin_size])
+        pieces.append(conv_window(model, window, start, stop, keep_start, keep_stop))
     return tf.concat(pieces, axis=1)
 
 
