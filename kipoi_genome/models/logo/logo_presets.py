@@ -6,6 +6,9 @@ Shipped weights live in `kipoi_genome/presets/` and load with no network:
   (`LogoBackbone`, the same file): masked-LM pre-training on GRCh37 chr20
   without its last 10 Mb, with LOGO's convolution option on the token
   embeddings (`conv_embedding=True`).
+- `logo_5mer_chr20_chrX_mlm` (`LogoMaskedLM`): `logo_5mer_chr20_mlm`
+  pre-trained further on chr20 plus the first 70 Mb of chrX (the last
+  10 Mb of chr20 and the last 7 Mb of the chrX slice held out).
 - `logo_promoter_chr20` (`LogoPromoterClassifier`): that backbone fine-tuned
   on the chr20 promoter set (train split: positions below 48.03 Mb).
 
@@ -76,6 +79,17 @@ PRESETS = [
             "GRCh37 chr20 (last 10 Mb held out)."
         ),
         metadata={"citation": CITATION, "training": "docs/logo.md"},
+    ),
+    Preset(
+        name="logo_5mer_chr20_chrX_mlm",
+        class_name="LogoMaskedLM",
+        config={"backbone": BACKBONE_CHR20},
+        weights="presets/logo_5mer_chr20_chrX_mlm.weights.h5",
+        description=(
+            "logo_5mer_chr20_mlm pre-trained further on GRCh37 chr20 + chrX 0-70 Mb (last 10 Mb of "
+            "chr20 and last 7 Mb of the chrX slice held out)."
+        ),
+        metadata={"citation": CITATION, "training": "docs/logo.md", "init_from": "logo_5mer_chr20_mlm"},
     ),
     Preset(
         name="logo_5mer_chr20",
