@@ -103,7 +103,7 @@ def test_interpret_rows_are_forward_pass_ratios_with_upper_bound_verdicts(monkey
         run, "run_worker",
         lambda task, precision, size: results["gradient" if task == "ours_enformer_gradient" else precision],
     )
-    args = run.main.__globals__["argparse"].Namespace(quick=False, command="cmd", software="sw")
+    args = run.main.__globals__["argparse"].Namespace(quick=False, command="cmd", software="sw", emulated_bfloat16=False)
     summary = []
     monkeypatch.setattr(run, "cpu_flags", lambda: [])  # no bfloat16 instructions: float32 only
     run.bench_interpret(args, summary)
@@ -121,3 +121,11 @@ def test_interpret_rows_are_forward_pass_ratios_with_upper_bound_verdicts(monkey
     gradient = rows["Enformer interpretation, gradient × input, float32, batch 1 (peak RSS GB; s)"]
     assert gradient[1] == "5.50; 95 s" and gradient[-1] == "**met**"
     assert "| one variant effect (reference + alternative) | 27.00 s = 1.35 passes | 16.00 s = 1.60 passes |" in text
+    # --emulated-bfloat16 on a CPU without bfloat16 instructions: the rows say so.
+    monkeypatch.setattr(run, "cpu_flags", lambda: ["avx2"])
+    args.emulated_bfloat16 = True
+    summary = []
+    text, _ = run.bench_interpret(args, summary)
+    labels = [row[0] for row in summary]
+    assert "Enformer interpretation, ISM, bfloat16 (emulated) (forward passes per substitution)" in labels
+    assert "bfloat16 ran emulated" in text and len(summary) == 5
