@@ -138,7 +138,7 @@ def test_wrong_models_are_rejected_by_every_command(tmp_path, capfd, models, inp
          "finetune runs Enformer", "a LOGO masked LM", "a LOGO backbone", "a LOGO sequence classifier"),
         # An Enformer where only a LOGO model runs.
         (["pretrain", "logo-evaluate", "--model", models["enformer"], "--fasta", FASTA], f"{models['enformer']}: Enformer,",
-         "pretrain logo-evaluate runs a LOGO masked LM (presets logo_5mer_chr20_mlm, or a .keras file of one)"),
+         "pretrain logo-evaluate runs a LOGO masked LM (presets logo_5mer_chr20_chrX_mlm, logo_5mer_chr20_mlm, or a .keras file of one)"),
     ]
     for argv, *fragments in cases:
         assert_rejected(capfd, tmp_path, argv, *fragments)
