@@ -124,14 +124,14 @@ def _check_disjoint(splits):
     """Raises InputFileError when a window of one split overlaps one of another."""
     names = list(splits)
     for i, first in enumerate(names):
+        by_chrom = {}
+        for window in splits[first]:
+            by_chrom.setdefault(window.chrom, []).append((window.start, window.end))
+        table = {}  # chrom -> sorted starts, running maximum of ends: built once per split
+        for chrom, pairs in by_chrom.items():
+            array = np.array(sorted(pairs), np.int64)
+            table[chrom] = (array[:, 0], np.maximum.accumulate(array[:, 1]))
         for second in names[i + 1 :]:
-            by_chrom = {}
-            for window in splits[first]:
-                by_chrom.setdefault(window.chrom, []).append((window.start, window.end))
-            table = {}
-            for chrom, pairs in by_chrom.items():
-                array = np.array(sorted(pairs), np.int64)
-                table[chrom] = (array[:, 0], np.maximum.accumulate(array[:, 1]))
             for window in splits[second]:
                 if window.chrom not in table:
                     continue
