@@ -19,6 +19,11 @@ tokens per reading frame) and `label` (0/1), optionally `split`
 made). A sigmoid classifier is trained on the backbone with a random reading
 frame and strand per sequence and epoch; the epoch with the best validation
 AUROC is kept. At predict time the k frames and both strands are averaged.
+With --natural-head the classifier gets a second sigmoid head, trained to
+tell natural DNA from the rows whose `negative_kind` is `shuffled`
+(composition-preserving shuffles, as `promoters build --negatives
+gc,gc_cpg,shuffled` writes them; the class head ignores those rows), and
+predicts the product of the two sigmoids.
 
 Enformer (a preset or .keras): DATA is a YAML file holding a `tracks` data
 section as `kipoi-genome train` configs have it (docs/training.md), either a
@@ -65,6 +70,9 @@ def add_parser(subparsers):
                         help="Enformer: tf.distribute strategy (default: the YAML's, else 'default')")
     parser.add_argument("--checkpoint-dir", default=None,
                         help="Enformer: checkpoints and logs (default: OUT without .keras + '.finetune')")
+    parser.add_argument("--natural-head", action="store_true",
+                        help="LOGO: add a natural-vs-shuffled head trained on the rows whose negative_kind is "
+                        "'shuffled'; predictions are the product of both heads")
     parser.add_argument("--metrics", default=None, metavar="FILE.json",
                         help="also write the training history and validation/test metrics as JSON")
     parser.add_argument("--no-progress", action="store_true", help="hide per-epoch / per-step progress lines")
@@ -112,14 +120,15 @@ def _finetune_logo(args, base):
     if args.steps is not None or args.strategy is not None or args.checkpoint_dir is not None:
         raise ValueError("--steps, --strategy and --checkpoint-dir apply to Enformer; LOGO uses --epochs")
     table = read_sequence_table(args.data, labels=True)
-    model = logo_classifier_from(base, from_scratch=args.from_scratch)
+    model = logo_classifier_from(base, from_scratch=args.from_scratch, natural_head=args.natural_head)
     log = None if args.no_progress else (lambda line: print(line, file=sys.stderr, flush=True))
     result = finetune_logo(
         model, table, epochs=args.epochs, train=args.train, seed=args.seed,
         batch_size=args.batch_size or 32, learning_rate=args.learning_rate or 5e-4,
         source=args.data, log=log,
     )
-    summary = {"model": args.model, "from_scratch": args.from_scratch, "data": args.data, **result}
+    summary = {"model": args.model, "from_scratch": args.from_scratch, "natural_head": args.natural_head,
+               "data": args.data, **result}
     return model, summary
 
 
@@ -127,6 +136,8 @@ def _finetune_enformer(args, base):
     from kipoi_genome.training.config import TrainConfig, read_yaml_mapping
     from kipoi_genome.training.finetune import finetune_enformer
 
+    if args.natural_head:
+        raise ValueError("--natural-head applies to LOGO classifiers, not Enformer")
     if os.path.isdir(args.data):  # a Basenji/Enformer TFRecord folder
         values = {"source": "tfrecords", "data_dir": args.data}
     else:

@@ -36,6 +36,8 @@ __all__ = [
     "uncompiled_copy",
     "logo_classifier_from",
     "finetune_logo",
+    "natural_head_targets",
+    "masked_head_loss",
     "enformer_finetune_model",
     "finetune_enformer",
 ]
@@ -86,7 +88,7 @@ def freeze_batch_norm(model):
 # ----------------------------------------------------------------------------
 
 
-def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25):
+def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25, natural_head=False):
     """A one-output `LogoSequenceClassifier` to fine-tune, started from `model`.
 
     Args:
@@ -97,6 +99,9 @@ def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25
             weights (the baseline that measures what pre-training brings).
         pooling: `"mean"` or `"first"`, for a new head.
         dropout: float, for a new head.
+        natural_head: bool. Give the new classifier the natural-vs-shuffled
+            head (`LogoSequenceClassifier(natural_head=True)`); a classifier
+            given as `model` must already have it or not, as asked.
 
     Returns:
         `LogoSequenceClassifier` `[B, T]` token ids -> `[B, 1]`.
@@ -108,6 +113,12 @@ def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25
             raise ValueError(
                 "Fine-tuning on a labelled table needs a one-output classifier. "
                 f"Received: {type(model).__name__} with num_outputs={model.num_outputs}"
+            )
+        if bool(natural_head) != model.natural_head:
+            raise ValueError(
+                f"natural_head={bool(natural_head)} asked, but the classifier given was built with "
+                f"natural_head={model.natural_head}; start from a masked LM or backbone instead. "
+                f"Received: {type(model).__name__}"
             )
         if from_scratch:
             return type(model).from_config(model.get_config())
@@ -123,7 +134,74 @@ def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25
         )
     if from_scratch:
         backbone = LogoBackbone.from_config(backbone.get_config())
-    return LogoSequenceClassifier(backbone, num_outputs=1, pooling=pooling, dropout=dropout)
+    return LogoSequenceClassifier(backbone, num_outputs=1, pooling=pooling, dropout=dropout, natural_head=natural_head)
+
+
+SHUFFLED_KIND = "shuffled"
+
+
+def natural_head_targets(table, source="<table>"):
+    """Per-head targets and weights for a classifier with the natural head.
+
+    Rows whose `negative_kind` is `"shuffled"` (label 0) are
+    composition-preserving shuffles: natural-head target 0, no class-head
+    target. Every other row is natural DNA: class target = `label`,
+    natural target 1.
+
+    Args:
+        table: DataFrame with `label` and `negative_kind` (as written by
+            `kipoi-genome promoters build --negatives ...,shuffled`).
+        source: str. The table's file, for error messages.
+
+    Returns:
+        float32 array `[N, 4]`: class target, natural target, class weight,
+        natural weight.
+
+    Raises:
+        InputFileError: no `negative_kind` column, a shuffled row labelled 1,
+            or no shuffled row in the train split.
+    """
+    from kipoi_genome.data import InputFileError
+
+    if "negative_kind" not in table.columns:
+        raise InputFileError(
+            source, 1, "the natural head needs a 'negative_kind' column marking shuffled negatives "
+            "(kipoi-genome promoters build --negatives gc,gc_cpg,shuffled writes one)",
+            ",".join(map(str, table.columns)),
+        )
+    shuffled = (table["negative_kind"] == SHUFFLED_KIND).to_numpy()
+    labels = table["label"].to_numpy()
+    bad = np.flatnonzero(shuffled & (labels != 0))
+    if len(bad):
+        row = int(bad[0])
+        raise InputFileError(source, row + 2, "a shuffled row must have label 0", labels[row])
+    if "split" in table.columns and not (shuffled & (table["split"] == "train").to_numpy()).any():
+        raise InputFileError(source, None, "the natural head needs shuffled rows in the train split (none found)")
+    targets = np.zeros((len(table), 4), np.float32)
+    targets[:, 0] = np.where(shuffled, 0, labels)
+    targets[:, 1] = ~shuffled
+    targets[:, 2] = ~shuffled
+    targets[:, 3] = 1.0
+    return targets
+
+
+def masked_head_loss(y_true, logits):
+    """Binary cross-entropy of each head's logit, weighted per head.
+
+    Args:
+        y_true: `[B, 2C]`: C targets, then C weights (0 = no target).
+        logits: `[B, C]`.
+
+    Returns:
+        `[B]`: the weighted sum over heads.
+    """
+    from keras import ops
+
+    heads = ops.shape(logits)[-1]
+    targets, weights = y_true[:, :heads], y_true[:, heads:]
+    logits = ops.cast(logits, "float32")
+    losses = ops.maximum(logits, 0.0) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
+    return ops.sum(losses * weights, axis=-1)
 
 
 def _check_lengths(model, table, source):
@@ -194,6 +272,8 @@ def finetune_logo(model, table, epochs=6, train="all", seed=0, batch_size=32, le
                 f"({counts[split]} rows, labels {sorted(labels)})",
             )
     _check_lengths(model, table, source)
+    if model.natural_head:
+        table["head_targets"] = list(natural_head_targets(table, source))
     # Recorded for predict_sequences' length_policy: the training length, or None when lengths vary.
     lengths = set(table.loc[table["split"] == "train", "sequence"].str.len())
     model.sequence_length = int(lengths.pop()) if len(lengths) == 1 else None
@@ -239,7 +319,8 @@ def _training_dataset(sequences, labels, tokenizer, batch_size, seed):
 
     # Sequences of different lengths are padded with id 0 (masked by the backbone).
     views = tokenize_views(tokenizer, list(sequences))  # [N, 2k, m]
-    labels = np.asarray(labels, np.float32)[:, None]
+    labels = np.asarray(labels, np.float32)
+    labels = labels[:, None] if labels.ndim == 1 else labels
     dataset = tf.data.Dataset.from_tensor_slices((views, labels)).shuffle(len(views), seed=seed)
 
     def pick(view, label):
@@ -267,18 +348,26 @@ def finetune_sequence_classifier(model, table, config, log=print):
     train = table[table["split"] == "train"]
     valid = table[table["split"] == "valid"]
     test = table[table["split"] == "test"]
-    dataset = _training_dataset(list(train["sequence"]), train["label"].to_numpy(), model.tokenizer, config.batch_size, config.seed)
+    natural_head = getattr(model, "natural_head", False)
+    # With the natural head the two logits are trained, each on the rows it has a target for.
+    targets = np.stack(train["head_targets"].to_list()) if natural_head else train["label"].to_numpy()
+    dataset = _training_dataset(list(train["sequence"]), targets, model.tokenizer, config.batch_size, config.seed)
     steps = config.epochs * int(np.ceil(len(train) / config.batch_size))
     schedule = keras.optimizers.schedules.CosineDecay(
         0.0, decay_steps=max(1, steps - config.warmup_steps), warmup_target=config.learning_rate,
         warmup_steps=config.warmup_steps, alpha=0.05,
     )
     optimizer = keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, global_clipnorm=1.0)
-    model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy())
+    if natural_head:
+        trained = keras.Model(model.input, model.output_dense.output)  # [B, 2] logits, weights shared
+        trained.compile(optimizer=optimizer, loss=masked_head_loss)
+    else:
+        trained = model
+        model.compile(optimizer=optimizer, loss=keras.losses.BinaryCrossentropy())
     history, best, best_weights = [], None, None
     started = time.time()
     for epoch in range(1, config.epochs + 1):
-        fit = model.fit(dataset, epochs=1, verbose=0)
+        fit = trained.fit(dataset, epochs=1, verbose=0)
         valid_metrics = binary_metrics(valid["label"], model.predict_sequences(list(valid["sequence"])))
         entry = {"epoch": epoch, "loss": float(fit.history["loss"][-1]), "valid": valid_metrics, "seconds": round(time.time() - started, 1)}
         history.append(entry)

@@ -512,3 +512,30 @@ class LogoPooling(keras.layers.Layer):
         config = super().get_config()
         config.update(mode=self.mode)
         return config
+
+
+@register
+class SigmoidProduct(keras.layers.Layer):
+    """Product of the sigmoids of C logits: `[B, C]` -> `[B, 1]`.
+
+    A soft AND of C binary experts: the output is high only where every head
+    is. `LogoSequenceClassifier(natural_head=True)` uses it to combine "this
+    is the class" with "this is natural DNA, not a composition-preserving
+    shuffle". Computed in float32 as `exp(sum(log_sigmoid(logits)))`.
+
+    Args:
+        **kwargs: base layer arguments.
+
+    Call arguments:
+        logits: tensor `[B, C]`.
+
+    Returns:
+        Tensor `[B, 1]` in (0, 1].
+    """
+
+    def call(self, logits):
+        logits = ops.cast(logits, "float32")
+        return ops.exp(ops.sum(ops.log_sigmoid(logits), axis=-1, keepdims=True))
+
+    def compute_output_shape(self, logits_shape):
+        return (*logits_shape[:-1], 1)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kipoi_genome.models.logo.logo_layers import LogoPooling
+from kipoi_genome.models.logo.logo_layers import LogoPooling, SigmoidProduct
 from kipoi_genome.models.logo.logo_task import (
     LogoTask,
     resolve_backbone,
@@ -43,6 +43,12 @@ class LogoSequenceClassifier(LogoTask):
     averages the predictions over the k reading frames and both strands, as
     LOGO does at inference (LOGO.md §3.1).
 
+    With `natural_head=True` (one output only) the dense layer has a second
+    unit, trained to tell natural DNA from composition-preserving shuffles
+    (`kipoi_genome.training.finetune`), and the output is the product of the
+    two sigmoids (`SigmoidProduct`): "this is the class" AND "this is natural
+    sequence", so composition alone cannot score high.
+
     A model trained on one input length records it in `sequence_length`
     (the shipped promoter preset: 600 bp); `predict_sequences` then treats
     DNA of any other length by `length_policy`.
@@ -61,6 +67,9 @@ class LogoSequenceClassifier(LogoTask):
             (ValueError) or `"center_crop_pad"` (score its central
             `sequence_length` bp, or the sequence centred between N; see
             `center_crop_pad`).
+        natural_head: bool. Add the natural-vs-shuffled head and output the
+            product of the two sigmoids (needs `num_outputs=1` and
+            `activation="sigmoid"`). Defaults to False.
         **kwargs: `keras.Model` arguments.
 
     Inputs:
@@ -79,6 +88,7 @@ class LogoSequenceClassifier(LogoTask):
         activation="sigmoid",
         sequence_length=None,
         length_policy="warn",
+        natural_head=False,
         **kwargs,
     ):
         if not isinstance(num_outputs, int) or isinstance(num_outputs, bool) or num_outputs < 1:
@@ -93,14 +103,21 @@ class LogoSequenceClassifier(LogoTask):
             )
         if length_policy not in LENGTH_POLICIES:
             raise ValueError(f"`length_policy` must be one of {LENGTH_POLICIES}. Received: length_policy={length_policy!r}")
+        natural_head = bool(natural_head)
+        if natural_head and (num_outputs != 1 or keras.activations.get(activation) is not keras.activations.sigmoid):
+            raise ValueError(
+                "`natural_head=True` needs one sigmoid output. "
+                f"Received: num_outputs={num_outputs!r}, activation={activation!r}"
+            )
         backbone = resolve_backbone(backbone)
         # === Layers ===
         self.backbone = backbone
         self.pooler = LogoPooling(pooling, dtype=backbone.dtype_policy, name="pooler")
         self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
+        # With the natural head: two logits [class, natural], combined by SigmoidProduct.
         self.output_dense = keras.layers.Dense(
-            num_outputs,
-            activation=activation,
+            2 if natural_head else num_outputs,
+            activation=None if natural_head else activation,
             kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             dtype=backbone.dtype_policy,
             name="output_dense",
@@ -110,6 +127,9 @@ class LogoSequenceClassifier(LogoTask):
         hidden = backbone({"token_ids": token_ids, "segment_ids": ops.zeros_like(token_ids)})
         pooled = self.pooler(hidden, padding_mask=ops.not_equal(token_ids, 0))
         outputs = self.output_dense(self.output_dropout(pooled))
+        self.head_product = SigmoidProduct(name="head_product") if natural_head else None
+        if natural_head:
+            outputs = self.head_product(outputs)
         super().__init__(inputs=token_ids, outputs=outputs, **kwargs)
         # === Config ===
         self.num_outputs = num_outputs
@@ -118,6 +138,7 @@ class LogoSequenceClassifier(LogoTask):
         self.activation = keras.activations.serialize(keras.activations.get(activation))
         self.sequence_length = sequence_length
         self.length_policy = length_policy
+        self.natural_head = natural_head
         self._warned_length = False
 
     @property
@@ -190,6 +211,7 @@ class LogoSequenceClassifier(LogoTask):
             "activation": self.activation,
             "sequence_length": self.sequence_length,
             "length_policy": self.length_policy,
+            "natural_head": self.natural_head,
         }
 
 
