@@ -136,13 +136,14 @@ def test_bad_arguments_give_value_errors(exported, tmp_path):
     assert not os.path.exists(tmp_path / "odd")
 
 
-def test_logo_token_model_export(tmp_path):
+@pytest.mark.parametrize("natural_head", [False, True])
+def test_logo_token_model_export(tmp_path, natural_head):
     hub = pytest.importorskip("tensorflow_hub")
     from kipoi_genome.models.logo import LogoPromoterClassifier
 
     keras.utils.set_random_seed(5)
     tiny = dict(vocabulary_size=3138, embedding_dim=8, hidden_dim=16, num_heads=2, intermediate_dim=32, max_sequence_length=128)
-    model = LogoPromoterClassifier(tiny)
+    model = LogoPromoterClassifier(tiny, natural_head=natural_head)
     card = render_model_card(model)
     assert "int32 [B, L], token ids" in card
     directory = export_saved_model(model, str(tmp_path / "logo"), model_card=card)

@@ -92,9 +92,9 @@ def test_natural_head_targets_and_errors(tmp_path):
     targets = natural_head_targets(_table())
     np.testing.assert_array_equal(targets, [
         [1, 1, 1, 1],  # promoter: class 1, natural
-        [0, 1, 1, 1],  # genomic negative: class 0, natural
+        [0, 0, 1, 0],  # genomic negative: class 0, no natural-head target
         [0, 0, 0, 1],  # shuffle: no class target, not natural
-        [0, 1, 1, 1],
+        [0, 0, 1, 0],
         [1, 1, 1, 1],
         [0, 0, 0, 1],
     ])

@@ -20,10 +20,11 @@ made). A sigmoid classifier is trained on the backbone with a random reading
 frame and strand per sequence and epoch; the epoch with the best validation
 AUROC is kept. At predict time the k frames and both strands are averaged.
 With --natural-head the classifier gets a second sigmoid head, trained to
-tell natural DNA from the rows whose `negative_kind` is `shuffled`
-(composition-preserving shuffles, as `promoters build --negatives
-gc,gc_cpg,shuffled` writes them; the class head ignores those rows), and
-predicts the product of the two sigmoids.
+tell the positives from the rows whose `negative_kind` is `shuffled`
+(composition-preserving shuffles of the positives, as `promoters build
+--negatives gc,gc_cpg,shuffled` writes them); the class head is trained on
+every other row. It predicts the product of the two sigmoids, so a sequence
+scores high only with the class's composition AND the order of real ones.
 
 Enformer (a preset or .keras): DATA is a YAML file holding a `tracks` data
 section as `kipoi-genome train` configs have it (docs/training.md), either a
@@ -71,7 +72,7 @@ def add_parser(subparsers):
     parser.add_argument("--checkpoint-dir", default=None,
                         help="Enformer: checkpoints and logs (default: OUT without .keras + '.finetune')")
     parser.add_argument("--natural-head", action="store_true",
-                        help="LOGO: add a natural-vs-shuffled head trained on the rows whose negative_kind is "
+                        help="LOGO: add a head telling the positives from the rows whose negative_kind is "
                         "'shuffled'; predictions are the product of both heads")
     parser.add_argument("--metrics", default=None, metavar="FILE.json",
                         help="also write the training history and validation/test metrics as JSON")

@@ -144,9 +144,12 @@ def natural_head_targets(table, source="<table>"):
     """Per-head targets and weights for a classifier with the natural head.
 
     Rows whose `negative_kind` is `"shuffled"` (label 0) are
-    composition-preserving shuffles: natural-head target 0, no class-head
-    target. Every other row is natural DNA: class target = `label`,
-    natural target 1.
+    composition-preserving shuffles of the positives: natural-head target 0,
+    no class-head target. The positives are their natural counterparts:
+    class and natural target 1. Every other row (a genomic negative) has
+    class target 0 and no natural-head target: genomic windows are natural
+    too, but unlike promoters rarely CpG islands, so a head that learned
+    "natural" from them would mark CpG-island promoters as shuffle-like.
 
     Args:
         table: DataFrame with `label` and `negative_kind` (as written by
@@ -179,9 +182,9 @@ def natural_head_targets(table, source="<table>"):
         raise InputFileError(source, None, "the natural head needs shuffled rows in the train split (none found)")
     targets = np.zeros((len(table), 4), np.float32)
     targets[:, 0] = np.where(shuffled, 0, labels)
-    targets[:, 1] = ~shuffled
+    targets[:, 1] = labels == 1
     targets[:, 2] = ~shuffled
-    targets[:, 3] = 1.0
+    targets[:, 3] = shuffled | (labels == 1)
     return targets
 
 

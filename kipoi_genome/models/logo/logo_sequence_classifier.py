@@ -44,10 +44,11 @@ class LogoSequenceClassifier(LogoTask):
     LOGO does at inference (LOGO.md §3.1).
 
     With `natural_head=True` (one output only) the dense layer has a second
-    unit, trained to tell natural DNA from composition-preserving shuffles
-    (`kipoi_genome.training.finetune`), and the output is the product of the
-    two sigmoids (`SigmoidProduct`): "this is the class" AND "this is natural
-    sequence", so composition alone cannot score high.
+    unit, trained to tell the positives from composition-preserving shuffles
+    of them (`kipoi_genome.training.finetune.natural_head_targets`), and the
+    output is the product of the two sigmoids (`SigmoidProduct`): "this is
+    the class" AND "this is natural sequence, not a shuffle", so composition
+    alone cannot score high.
 
     A model trained on one input length records it in `sequence_length`
     (the shipped promoter preset: 600 bp); `predict_sequences` then treats
