@@ -72,11 +72,32 @@ def test_natural_head_arguments_are_checked():
         LogoSequenceClassifier(TINY, num_outputs=3, natural_head=True)
     with pytest.raises(ValueError, match="activation='linear'"):
         LogoSequenceClassifier(TINY, activation="linear", natural_head=True)
-    plain = LogoSequenceClassifier(TINY)
-    with pytest.raises(ValueError, match="natural_head=True asked"):
-        logo_classifier_from(plain, natural_head=True)
     masked_lm = LogoMaskedLM(TINY)
-    assert logo_classifier_from(masked_lm, natural_head=True).natural_head
+    natural = logo_classifier_from(masked_lm, natural_head=True)
+    assert natural.natural_head
+    with pytest.raises(ValueError, match="natural_head=False asked"):
+        logo_classifier_from(natural, natural_head=False)
+
+
+def test_natural_head_added_to_a_trained_classifier_keeps_its_weights():
+    keras.utils.set_random_seed(4)
+    plain = LogoPromoterClassifier(TINY, pooling="mean", sequence_length=120)
+    added = logo_classifier_from(plain, natural_head=True)
+    assert isinstance(added, LogoPromoterClassifier) and added.natural_head and added is not plain
+    assert added.sequence_length == 120 and not plain.natural_head
+    for old, new in zip(plain.backbone.get_weights(), added.backbone.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    kernel, bias = added.output_dense.get_weights()
+    np.testing.assert_array_equal(kernel[:, :1], plain.output_dense.kernel.numpy())
+    np.testing.assert_array_equal(bias[:1], plain.output_dense.bias.numpy())
+    # The class logit is the plain model's: P = sigmoid(class) x sigmoid(natural) on every view.
+    sequences = ["".join(RNG.choice(list("ACGT"), 120)) for _ in range(2)]
+    logits = _head_logits(added, sequences)
+    plain_views = tokenize_views(plain.tokenizer, sequences)
+    plain_p = keras.ops.convert_to_numpy(plain(plain_views.reshape(-1, plain_views.shape[-1]))).reshape(2, -1)
+    np.testing.assert_allclose(_sigmoid(logits[..., 0]), plain_p, rtol=1e-5)
+    assert not logo_classifier_from(plain, from_scratch=True, natural_head=True).backbone.get_weights()[0].tolist() == \
+        plain.backbone.get_weights()[0].tolist()
 
 
 def _table(shuffled_train=True):

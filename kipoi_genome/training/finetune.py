@@ -99,9 +99,11 @@ def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25
             weights (the baseline that measures what pre-training brings).
         pooling: `"mean"` or `"first"`, for a new head.
         dropout: float, for a new head.
-        natural_head: bool. Give the new classifier the natural-vs-shuffled
-            head (`LogoSequenceClassifier(natural_head=True)`); a classifier
-            given as `model` must already have it or not, as asked.
+        natural_head: bool. Give the classifier the natural-vs-shuffled
+            head (`LogoSequenceClassifier(natural_head=True)`). A trained
+            one-output classifier without it is copied with the head added:
+            its backbone and class unit keep their weights, the natural unit
+            starts fresh.
 
     Returns:
         `LogoSequenceClassifier` `[B, T]` token ids -> `[B, 1]`.
@@ -114,12 +116,13 @@ def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25
                 "Fine-tuning on a labelled table needs a one-output classifier. "
                 f"Received: {type(model).__name__} with num_outputs={model.num_outputs}"
             )
-        if bool(natural_head) != model.natural_head:
+        if model.natural_head and not natural_head:
             raise ValueError(
-                f"natural_head={bool(natural_head)} asked, but the classifier given was built with "
-                f"natural_head={model.natural_head}; start from a masked LM or backbone instead. "
-                f"Received: {type(model).__name__}"
+                "natural_head=False asked, but the classifier given has a natural head; start from a masked LM "
+                f"or backbone instead. Received: {type(model).__name__} with natural_head=True"
             )
+        if natural_head and not model.natural_head:
+            return _with_natural_head(model, from_scratch)
         if from_scratch:
             return type(model).from_config(model.get_config())
         return model
@@ -135,6 +138,24 @@ def logo_classifier_from(model, from_scratch=False, pooling="mean", dropout=0.25
     if from_scratch:
         backbone = LogoBackbone.from_config(backbone.get_config())
     return LogoSequenceClassifier(backbone, num_outputs=1, pooling=pooling, dropout=dropout, natural_head=natural_head)
+
+
+def _with_natural_head(model, from_scratch):
+    """A copy of a one-output classifier with a natural head added.
+
+    The backbone and the class unit keep `model`'s trained weights (fresh
+    ones with `from_scratch`); the natural unit starts freshly initialised.
+    """
+    config = {**model.get_config(), "natural_head": True}
+    copy = type(model).from_config(config)
+    if from_scratch:
+        return copy
+    copy.backbone.set_weights(model.backbone.get_weights())
+    kernel, bias = copy.output_dense.get_weights()
+    old_kernel, old_bias = model.output_dense.get_weights()
+    kernel[:, :1], bias[:1] = old_kernel, old_bias
+    copy.output_dense.set_weights([kernel, bias])
+    return copy
 
 
 SHUFFLED_KIND = "shuffled"
