@@ -17,7 +17,7 @@ from kipoi_genome.models import (
 from kipoi_genome.models.presets import get_preset
 
 PACKAGE = pathlib.Path(kipoi_genome.__file__).resolve().parent
-SHIPPED = ["logo_5mer_chr20_mlm", "logo_5mer_chr20", "logo_promoter_chr20"]
+SHIPPED = ["logo_5mer_chr20_mlm", "logo_5mer_chr20", "logo_5mer_chr20_chrX_mlm", "logo_promoter_chr20", "logo_promoter_chr20_gc"]
 
 
 @pytest.fixture()
@@ -59,8 +59,8 @@ def test_shipped_weights_are_inside_the_package_and_small():
     paths = {pathlib.Path(get_preset(name).weights_path()).resolve() for name in SHIPPED}
     for path in paths:
         assert path.is_file() and PACKAGE in path.parents
-    assert len(paths) == 2  # the backbone preset reuses the masked-LM file
-    assert sum(path.stat().st_size for path in paths) < 14 * 2**20
+    assert len(paths) == 4  # the backbone preset reuses the masked-LM file
+    assert sum(path.stat().st_size for path in paths) < 26 * 2**20  # 6.1 + 6.1 + 5.9 + 5.9 MB
 
 
 def test_promoter_preset_loads_offline_and_predicts(no_network):

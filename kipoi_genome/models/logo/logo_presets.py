@@ -9,8 +9,13 @@ Shipped weights live in `kipoi_genome/presets/` and load with no network:
 - `logo_5mer_chr20_chrX_mlm` (`LogoMaskedLM`): `logo_5mer_chr20_mlm`
   pre-trained further on chr20 plus the first 70 Mb of chrX (the last
   10 Mb of chr20 and the last 7 Mb of the chrX slice held out).
-- `logo_promoter_chr20` (`LogoPromoterClassifier`): that backbone fine-tuned
-  on the chr20 promoter set (train split: positions below 48.03 Mb).
+- `logo_promoter_chr20` (`LogoPromoterClassifier` with the natural head):
+  `logo_5mer_chr20_chrX_mlm` fine-tuned on the chr20 promoter set (train
+  split: positions below 48.03 Mb) against GC-matched, GC- and CpG-matched
+  and dinucleotide-shuffled negatives; P(promoter) x P(not a shuffle).
+- `logo_promoter_chr20_gc` (`LogoPromoterClassifier`): the earlier promoter
+  preset, `logo_5mer_chr20` fine-tuned against GC-matched negatives only
+  (it ranks dinucleotide-shuffled promoters with real ones).
 
 The commands that regenerate them are in `docs/logo.md`.
 """
@@ -102,11 +107,26 @@ PRESETS = [
     Preset(
         name="logo_promoter_chr20",
         class_name="LogoPromoterClassifier",
-        config={"backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25, "sequence_length": 600},
+        config={
+            "backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25, "sequence_length": 600,
+            "natural_head": True,
+        },
         weights="presets/logo_promoter_chr20.weights.h5",
         description=(
-            "Promoter classifier (600 bp, TSS -200..+400): logo_5mer_chr20 fine-tuned on the chr20 "
-            "GENCODE promoter set (train split)."
+            "Promoter classifier (600 bp, TSS -200..+400): logo_5mer_chr20_chrX_mlm fine-tuned on the chr20 "
+            "GENCODE promoter set (train split) against GC-matched, GC+CpG-matched and dinucleotide-shuffled "
+            "negatives; P(promoter) x P(not a shuffle)."
+        ),
+        metadata={"citation": CITATION, "training": "docs/logo.md", "init_from": "logo_5mer_chr20_chrX_mlm"},
+    ),
+    Preset(
+        name="logo_promoter_chr20_gc",
+        class_name="LogoPromoterClassifier",
+        config={"backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25, "sequence_length": 600},
+        weights="presets/logo_promoter_chr20_gc.weights.h5",
+        description=(
+            "Earlier promoter classifier (600 bp): logo_5mer_chr20 fine-tuned on the chr20 GENCODE promoter "
+            "set against GC-matched negatives only; scores follow CpG content (docs/logo.md)."
         ),
         metadata={"citation": CITATION, "training": "docs/logo.md"},
     ),
