@@ -17,15 +17,8 @@ from kipoi_genome.training.finetune import (
     masked_head_loss,
     natural_head_targets,
 )
+from tests.test_logo_tasks import TINY  # k = 4
 
-TINY = dict(
-    vocabulary_size=638,  # k = 4
-    embedding_dim=8,
-    hidden_dim=16,
-    num_heads=2,
-    intermediate_dim=32,
-    max_sequence_length=64,
-)
 RNG = np.random.default_rng(7)
 
 
