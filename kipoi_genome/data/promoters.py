@@ -29,6 +29,7 @@ from kipoi_genome.data.transforms import reverse_complement
 __all__ = [
     "GENE_TYPES",
     "NEGATIVE_KINDS",
+    "SHUFFLED_KIND",
     "build_promoter_dataset",
     "check_promoter_dataset",
     "cpg_count",
@@ -44,7 +45,8 @@ GENE_TYPES = ("protein_coding", "lincRNA", "antisense")
 # gc: GC-matched genomic windows (the original data set); gc_cpg: genomic
 # windows matched on GC and CpG count; shuffled: each positive shuffled with
 # its dinucleotide counts kept.
-NEGATIVE_KINDS = ("gc", "gc_cpg", "shuffled")
+SHUFFLED_KIND = "shuffled"
+NEGATIVE_KINDS = ("gc", "gc_cpg", SHUFFLED_KIND)
 # A negative's name is its positive's with this prefix.
 NAME_PREFIXES = {"gc": "neg_", "gc_cpg": "neg_gc_cpg_", "shuffled": "shuffled_"}
 COLUMNS = ["chrom", "start", "end", "strand", "name", "gene_type", "label", "negative_kind", "gc", "cpg", "split",

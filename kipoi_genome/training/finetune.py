@@ -158,8 +158,6 @@ def _with_natural_head(model, from_scratch):
     return copy
 
 
-SHUFFLED_KIND = "shuffled"
-
 
 def natural_head_targets(table, source="<table>"):
     """Per-head targets and weights for a classifier with the natural head.
@@ -186,6 +184,7 @@ def natural_head_targets(table, source="<table>"):
             or no shuffled row in the train split.
     """
     from kipoi_genome.data import InputFileError
+    from kipoi_genome.data.promoters import SHUFFLED_KIND
 
     if "negative_kind" not in table.columns:
         raise InputFileError(
@@ -202,7 +201,7 @@ def natural_head_targets(table, source="<table>"):
     if "split" in table.columns and not (shuffled & (table["split"] == "train").to_numpy()).any():
         raise InputFileError(source, None, "the natural head needs shuffled rows in the train split (none found)")
     targets = np.zeros((len(table), 4), np.float32)
-    targets[:, 0] = np.where(shuffled, 0, labels)
+    targets[:, 0] = labels  # 0 on the shuffled rows (checked above), where its weight is 0 anyway
     targets[:, 1] = labels == 1
     targets[:, 2] = ~shuffled
     targets[:, 3] = shuffled | (labels == 1)

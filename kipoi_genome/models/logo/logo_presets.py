@@ -44,6 +44,8 @@ BACKBONE_2KB = {**BACKBONE_1KB, "max_sequence_length": 1024}
 # on the token embeddings (LOGO.md §2.3), which learns neighbouring-k-mer
 # context within a CPU pre-training budget (docs/logo.md, table 1).
 BACKBONE_CHR20 = {**BACKBONE_1KB, "conv_embedding": True}
+# The chr20 promoter classifiers: 600-bp windows, mean pooling, LOGO's dropout.
+PROMOTER_CHR20 = {"backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25, "sequence_length": 600}
 
 PRESETS = [
     Preset(
@@ -107,10 +109,7 @@ PRESETS = [
     Preset(
         name="logo_promoter_chr20",
         class_name="LogoPromoterClassifier",
-        config={
-            "backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25, "sequence_length": 600,
-            "natural_head": True,
-        },
+        config={**PROMOTER_CHR20, "natural_head": True},
         weights="presets/logo_promoter_chr20.weights.h5",
         description=(
             "Promoter classifier (600 bp, TSS -200..+400): logo_5mer_chr20_chrX_mlm fine-tuned on the chr20 "
@@ -122,7 +121,7 @@ PRESETS = [
     Preset(
         name="logo_promoter_chr20_gc",
         class_name="LogoPromoterClassifier",
-        config={"backbone": BACKBONE_CHR20, "pooling": "mean", "dropout": 0.25, "sequence_length": 600},
+        config=PROMOTER_CHR20,
         weights="presets/logo_promoter_chr20_gc.weights.h5",
         description=(
             "Earlier promoter classifier (600 bp): logo_5mer_chr20 fine-tuned on the chr20 GENCODE promoter "
