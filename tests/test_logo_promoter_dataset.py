@@ -17,6 +17,7 @@ from kipoi_genome.data.promoters import (
     gc_fraction,
     matched_positives,
     matching_report,
+    parse_shifts,
     read_tss_bed,
 )
 from kipoi_genome.models import LogoPromoterClassifier
@@ -167,6 +168,68 @@ def test_check_promoter_dataset_catches_a_leaking_or_altered_shuffle(contig):
         build_promoter_dataset(sequence, "chrT", tss, negatives="gc,random")
 
 
+def _reverse_complement(text):
+    return text.translate(str.maketrans("ACGT", "TGCA"))[::-1]
+
+
+def test_train_shifts_copy_train_windows_along_their_strand(contig):
+    sequence, tss = contig
+    options = dict(test_length=100_000, valid_length=50_000, min_tss_distance=2_000, num_candidates=20_000,
+                   negatives="gc,gc_cpg,shuffled")
+    design = build_promoter_dataset(sequence, "chrT", tss, **options)
+    table = build_promoter_dataset(sequence, "chrT", tss, train_shifts=(-30, 45), **options)
+    assert check_promoter_dataset(table)
+    # The design's rows are unchanged by the option; copies are train rows only.
+    pd.testing.assert_frame_equal(table[table["shift"] == 0].reset_index(drop=True), design)
+    copies = table[table["shift"] != 0]
+    assert set(copies["split"]) == {"train"} and set(copies["shift"]) == {-30, 45}
+    train = design[(design["split"] == "train")].set_index("name")
+    genomic = copies[copies["negative_kind"] != "shuffled"]
+    # Every train positive is copied at both offsets here (none is near the train region's end or an N).
+    assert len(genomic[genomic["label"] == 1]) == 2 * (train["label"] == 1).sum() > 0
+    sites = np.sort(tss["tss"].to_numpy())
+    for row in genomic.itertuples():
+        name, shift = row.name.rsplit("@", 1)
+        source = train.loc[name]
+        assert int(shift) == row.shift and row.strand == source["strand"] and row.label == source["label"]
+        step = row.shift if row.strand == "+" else -row.shift
+        assert (row.start, row.end) == (source["start"] + step, source["end"] + step)
+        window = sequence[row.start : row.end]
+        assert row.sequence == (window if row.strand == "+" else _reverse_complement(window))
+        assert row.cpg == row.sequence.count("CG") and row.gc == pytest.approx(gc_fraction(row.sequence))
+        if row.label == 0:
+            assert np.abs(sites - row.start).min() >= 2_000 and np.abs(sites - row.end).min() >= 2_000
+    # A shifted positive moves its TSS: the motif 40 bp upstream of the TSS sits at 160 - shift.
+    shifted_positives = genomic[genomic["label"] == 1]
+    for shift in (-30, 45):
+        part = shifted_positives[shifted_positives["shift"] == shift]
+        assert (part["sequence"].str[160 - shift : 160 - shift + len(MOTIF)] == MOTIF).all()
+    # Each shifted positive has its own shuffle, with its dinucleotide counts.
+    shuffles = copies[copies["negative_kind"] == "shuffled"].set_index("name")
+    assert len(shuffles) == len(shifted_positives)
+    for row in shifted_positives.itertuples():
+        shuffle = shuffles.loc["shuffled_" + row.name]
+        assert shuffle["sequence"] != row.sequence
+        assert _dinucleotides(shuffle["sequence"]) == _dinucleotides(row.sequence)
+    # matching_report describes the design only.
+    pd.testing.assert_frame_equal(matching_report(table), matching_report(design))
+    leaked = table.copy()
+    leaked["split"] = leaked["split"].astype(str)
+    leaked.loc[leaked.index[leaked["shift"] != 0][0], "split"] = "valid"
+    with pytest.raises(ValueError, match="not in the train split"):
+        check_promoter_dataset(leaked)
+
+
+@pytest.mark.parametrize("text", ["0,20", "20,20", "300", "-20,x", ","])
+def test_parse_shifts_rejects_bad_offsets(text):
+    with pytest.raises(ValueError, match=f"Received: {text!r}"):
+        parse_shifts(text)
+
+
+def test_parse_shifts():
+    assert parse_shifts("-60,-20,20,60") == (-60, -20, 20, 60) and parse_shifts("") == ()
+
+
 # The commands ---------------------------------------------------------------------
 
 TINY = dict(vocabulary_size=3138, embedding_dim=8, hidden_dim=16, num_heads=2, intermediate_dim=32,
@@ -202,7 +265,8 @@ def test_promoters_build_and_evaluate_through_the_cli(genome_files, tmp_path, ca
     assert "gc_cpg" in report and "cpg_difference" in report
     table = pd.read_csv(table_path, keep_default_na=False)
     assert list(table.columns) == ["chrom", "start", "end", "strand", "name", "gene_type", "label", "negative_kind",
-                                   "gc", "cpg", "split", "sequence"]
+                                   "gc", "cpg", "split", "shift", "sequence"]
+    assert (table["shift"] == 0).all()
     assert set(table["negative_kind"]) == {"", "gc_cpg", "shuffled"} and check_promoter_dataset(table)
 
     keras.utils.set_random_seed(5)
@@ -240,6 +304,10 @@ def test_promoters_bad_inputs_exit_2_with_one_line(genome_files, tmp_path, capsy
                  "--negatives", "gc,dinucleotide"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "'gc,dinucleotide'" in err[0] and not out.exists()
+    code = main(["promoters", "build", "--fasta", str(fasta), "--tss", str(bed), "--output", str(out),
+                 "--train-shifts", "20,0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "'20,0'" in err[0] and not out.exists()
     table = tmp_path / "t.csv"
     table.write_text("sequence,label,split,cpg\nACGTACGTAC,1,test,3\nACGTACGTAA,0,test,many\n")
     code = main(["promoters", "evaluate", "--model", "logo_promoter_chr20", "--data", str(table)])

@@ -24,8 +24,15 @@ the kinds named by --negatives (comma list, default gc):
   shuffled  each positive shuffled keeping its exact dinucleotide counts
             (Altschul-Erickson), with its positive's coordinates and split
 
-Genomic windows never overlap. The CSV (columns chrom, start, end, strand,
-name, gene_type, label, negative_kind, gc, cpg, split, sequence) is what
+--train-shifts adds, for fine-tuning, copies of every train window (positives,
+gc, gc_cpg) moved by each offset along its strand (+20: 20 bp downstream), GC
+and CpG recounted, and a fresh shuffle of each shifted positive; the shift
+column holds the offset (0 for the design's windows, which stay as without
+the option). Valid and test rows are never shifted.
+
+Genomic windows of the design never overlap. The CSV (columns chrom, start,
+end, strand, name, gene_type, label, negative_kind, gc, cpg, split, shift,
+sequence) is what
 `kipoi-genome finetune --data` and `kipoi-genome predict --sequences` read;
 the summary printed compares the mean GC and CpG count of each kind of
 negative with the positives', per split.
@@ -74,6 +81,11 @@ def add_parser(subparsers):
                        help="gc_cpg: smallest CpG-count tolerance (default 2)")
     build.add_argument("--cpg-relative-tolerance", type=float, default=0.1,
                        help="gc_cpg: CpG-count tolerance as a fraction of the positive's count (default 0.1)")
+    build.add_argument("--train-shifts", default="", metavar="BP,...",
+                       help="data augmentation: also add every train window (positives, gc, gc_cpg; shuffles of the "
+                       "shifted positives) moved by each of these offsets along its strand, e.g. "
+                       "--train-shifts=-40,-20,20,40 (with '=' when the list starts with a minus; shift column; "
+                       "valid and test unchanged; default none)")
     build.set_defaults(func=run_build)
 
     evaluate = commands.add_parser(
@@ -109,10 +121,12 @@ def add_parser(subparsers):
 def run_build(args):
     from kipoi_genome.data.genome_windows import read_contig
     from kipoi_genome.data.promoters import (
-        build_promoter_dataset, check_promoter_dataset, matching_report, parse_negative_kinds, read_tss_bed,
+        build_promoter_dataset, check_promoter_dataset, matching_report, parse_negative_kinds, parse_shifts,
+        read_tss_bed,
     )
 
     negatives = parse_negative_kinds(args.negatives)
+    train_shifts = parse_shifts(args.train_shifts)
     if args.cpg_tolerance < 0 or not args.cpg_relative_tolerance >= 0:
         raise ValueError(
             "--cpg-tolerance and --cpg-relative-tolerance must be >= 0. Received: "
@@ -125,6 +139,7 @@ def run_build(args):
         test_length=args.test_length, valid_length=args.valid_length,
         min_tss_distance=args.min_tss_distance, seed=args.seed, negatives=negatives,
         cpg_tolerance=args.cpg_tolerance, cpg_relative_tolerance=args.cpg_relative_tolerance,
+        train_shifts=train_shifts,
     )
     if not len(table):
         raise ValueError(f"{args.tss}: no TSS of the chosen gene types gives a window on {contig}")

@@ -7,7 +7,8 @@
   GC and CpG count (`gc_cpg`), and dinucleotide-shuffled positives
   (`shuffled`); train / valid / test split by position (contiguous regions,
   no window crossing a boundary, no overlapping genomic windows; a shuffled
-  negative keeps its positive's coordinates and split).
+  negative keeps its positive's coordinates and split); optionally shifted
+  copies of the train windows (`train_shifts`, data augmentation).
 - `check_promoter_dataset`: the table's invariants.
 - `matching_report`: how well each kind of negative matches the positives'
   GC and CpG content, per split.
@@ -37,6 +38,7 @@ __all__ = [
     "matched_positives",
     "matching_report",
     "parse_negative_kinds",
+    "parse_shifts",
     "read_tss_bed",
     "split_regions",
 ]
@@ -49,8 +51,9 @@ SHUFFLED_KIND = "shuffled"
 NEGATIVE_KINDS = ("gc", "gc_cpg", SHUFFLED_KIND)
 # A negative's name is its positive's with this prefix.
 NAME_PREFIXES = {"gc": "neg_", "gc_cpg": "neg_gc_cpg_", "shuffled": "shuffled_"}
+# shift: 0 for a window of the design, else the bp offset of a train copy.
 COLUMNS = ["chrom", "start", "end", "strand", "name", "gene_type", "label", "negative_kind", "gc", "cpg", "split",
-           "sequence"]
+           "shift", "sequence"]
 
 
 def read_tss_bed(path):
@@ -92,6 +95,26 @@ def parse_negative_kinds(text):
     return kinds
 
 
+def parse_shifts(text, length=600):
+    """`"-40,-20,20,40"` -> `(-40, -20, 20, 40)`: distinct non-zero offsets below `length / 2` in size.
+
+    Raises:
+        ValueError: naming the received text.
+    """
+    if text is None or str(text).strip() == "":
+        return ()
+    try:
+        shifts = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        shifts = None
+    if not shifts or len(set(shifts)) != len(shifts) or any(s == 0 or 2 * abs(s) >= length for s in shifts):
+        raise ValueError(
+            f"Shifts must be distinct non-zero integers (bp) smaller than {length // 2} in size, comma-separated. "
+            f"Received: {text!r}"
+        )
+    return shifts
+
+
 def split_regions(contig_length, test_length=10_000_000, valid_length=5_000_000):
     """Contiguous split regions: train | valid | test (test = the contig's end)."""
     test_start = contig_length - test_length
@@ -122,6 +145,7 @@ def build_promoter_dataset(
     cpg_tolerance=2,
     cpg_relative_tolerance=0.1,
     candidate_step=25,
+    train_shifts=(),
 ):
     """Builds the promoter table for one contig.
 
@@ -154,6 +178,15 @@ def build_promoter_dataset(
     original data set).
     Split: a window belongs to the split region that contains it entirely;
     windows crossing a region boundary are dropped.
+    Shifted copies (`train_shifts`, data augmentation for fine-tuning): each
+    train positive, `gc` and `gc_cpg` window is copied at each offset,
+    moved by the offset along its own strand (+20: 20 bp downstream, so the
+    TSS sits 20 bp nearer the window's start; `shift` column, name suffix
+    `@+20`), with GC and CpG recounted; copies leaving the train
+    region, with N, or (negatives) nearer than `min_tss_distance` to a TSS
+    are dropped. With `shuffled` negatives each shifted positive gets its
+    own shuffle. Valid and test rows are never shifted, and the rows of the
+    design (`shift` 0) are those the same call without shifts returns.
 
     Args:
         sequence: str. The contig's sequence.
@@ -173,11 +206,12 @@ def build_promoter_dataset(
         cpg_relative_tolerance: float. CpG-count tolerance of `gc_cpg` as a
             fraction of the positive's count.
         candidate_step: int. Grid step of the `gc_cpg` candidates, in bp.
+        train_shifts: tuple of int offsets in bp (`parse_shifts`).
 
     Returns:
         DataFrame with chrom, start, end, strand, name, gene_type, label,
         negative_kind ("" for positives), gc, cpg (CpG count), split,
-        sequence; sorted by split then position (a shuffled negative right
+        shift, sequence; sorted by split then position (a shuffled negative right
         after its positive).
 
     Raises:
@@ -186,6 +220,9 @@ def build_promoter_dataset(
     negatives = parse_negative_kinds(negatives if isinstance(negatives, str) else ",".join(negatives))
     rng = np.random.default_rng(seed)
     length = upstream + downstream
+    train_shifts = parse_shifts(
+        train_shifts if isinstance(train_shifts, str) else ",".join(str(s) for s in train_shifts), length
+    )
     regions = split_regions(len(sequence), test_length, valid_length)
 
     def split_of(start, end):
@@ -213,7 +250,7 @@ def build_promoter_dataset(
             window = reverse_complement(window)
         rows.append(dict(chrom=contig, start=start, end=end, strand=record.strand, name=record.name,
                          gene_type=record.gene_type, label=1, negative_kind="", gc=gc_fraction(window),
-                         cpg=cpg_count(window), split=split, sequence=window))
+                         cpg=cpg_count(window), split=split, shift=0, sequence=window))
     positives = pd.DataFrame(rows, columns=COLUMNS)
 
     # Negative candidates: far from every TSS, N-free, GC known.
@@ -249,16 +286,50 @@ def build_promoter_dataset(
             np.random.default_rng([seed, 1]),
         ))
     if "shuffled" in negatives:
-        shuffle_rng = np.random.default_rng([seed, 2])
-        shuffled = positives.copy()
-        shuffled["sequence"] = [dinucleotide_shuffle(window, shuffle_rng) for window in positives["sequence"]]
-        shuffled["name"] = NAME_PREFIXES["shuffled"] + positives["name"].astype(str)
-        shuffled["gene_type"], shuffled["label"], shuffled["negative_kind"] = "shuffled", 0, "shuffled"
-        kinds.append(shuffled)
-    table = pd.concat([positives, *kinds], ignore_index=True)[COLUMNS]
-    table = table.astype({"start": int, "end": int, "label": int, "gc": float, "cpg": int})
+        kinds.append(_shuffled(positives, np.random.default_rng([seed, 2])))
+    if train_shifts:
+        genomic = pd.concat([positives, *[kind for kind in kinds if len(kind)]], ignore_index=True)
+        genomic = genomic[(genomic["split"] == "train") & (genomic["negative_kind"] != SHUFFLED_KIND)]
+        shifted = _shifted_copies(sequence, genomic, regions["train"], all_tss, min_tss_distance, train_shifts)
+        kinds.append(shifted)
+        if "shuffled" in negatives:
+            kinds.append(_shuffled(shifted[shifted["label"] == 1], np.random.default_rng([seed, 3])))
+    table = pd.concat([positives, *[kind for kind in kinds if len(kind)]], ignore_index=True)[COLUMNS]
+    table = table.astype({"start": int, "end": int, "label": int, "gc": float, "cpg": int, "shift": int})
     table["split"] = pd.Categorical(table["split"], SPLITS, ordered=True)
     return table.sort_values(["split", "start"], kind="stable").reset_index(drop=True)
+
+
+def _shuffled(positives, rng):
+    shuffled = positives.copy()
+    shuffled["sequence"] = [dinucleotide_shuffle(window, rng) for window in positives["sequence"]]
+    shuffled["name"] = NAME_PREFIXES["shuffled"] + positives["name"].astype(str)
+    shuffled["gene_type"], shuffled["label"], shuffled["negative_kind"] = "shuffled", 0, "shuffled"
+    return shuffled
+
+
+def _shifted_copies(sequence, windows, region, all_tss, min_tss_distance, shifts):
+    rows = []
+    for shift in shifts:
+        for row in windows.itertuples(index=False):
+            offset = shift if row.strand == "+" else -shift
+            start, end = row.start + offset, row.end + offset
+            if start < region[0] or end > region[1]:
+                continue
+            window = sequence[start:end]
+            if "N" in window:
+                continue
+            if row.label == 0:
+                nearest = int(np.searchsorted(all_tss, start))
+                left = start - all_tss[nearest - 1] if nearest > 0 else min_tss_distance
+                right = all_tss[nearest] - end if nearest < len(all_tss) else min_tss_distance
+                if min(left, right) < min_tss_distance:
+                    continue
+            if row.strand == "-":
+                window = reverse_complement(window)
+            rows.append(dict(row._asdict(), start=start, end=end, name=f"{row.name}@{shift:+d}", gc=gc_fraction(window),
+                             cpg=cpg_count(window), shift=shift, sequence=window))
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def _gc_negatives(sequence, contig, positives, regions, starts, gcs, length, gc_tolerance, negatives_per_positive,
@@ -288,7 +359,7 @@ def _gc_negatives(sequence, contig, positives, regions, starts, gcs, length, gc_
                     window = reverse_complement(window)
                 negatives.append(dict(chrom=contig, start=start, end=start + length, strand=strand, name=f"neg_{positive.name}",
                                       gene_type="background", label=0, negative_kind="gc", gc=gc_fraction(window),
-                                      cpg=cpg_count(window), split=split, sequence=window))
+                                      cpg=cpg_count(window), split=split, shift=0, sequence=window))
     return pd.DataFrame(negatives, columns=COLUMNS)
 
 
@@ -327,7 +398,7 @@ def _gc_cpg_negatives(sequence, contig, positives, regions, grid, grid_gc, grid_
                 negatives.append(dict(
                     chrom=contig, start=start, end=start + length, strand=strand,
                     name=NAME_PREFIXES["gc_cpg"] + str(positive.name), gene_type="background", label=0, negative_kind="gc_cpg", gc=gc_fraction(window),
-                    cpg=cpg_count(window), split=split, sequence=window,
+                    cpg=cpg_count(window), split=split, shift=0, sequence=window,
                 ))
                 break
     return pd.DataFrame(negatives, columns=COLUMNS)
@@ -354,16 +425,26 @@ def _closest_unused(pool_gc, used, target, tolerance, rng, pool_starts, taken, l
 def check_promoter_dataset(table):
     """Asserts the invariants of a built table (no cross-split or any overlap).
 
-    Genomic windows (positives and the `gc`, `gc_cpg` negatives) do not
-    overlap a positive or a window of the same kind, and the splits are
-    separated by position. Each `shuffled` negative has a positive with the
-    same coordinates and split, and the same dinucleotide counts (so no
-    shuffle crosses a split).
+    Genomic windows of the design (positives and the `gc`, `gc_cpg`
+    negatives, `shift` 0) do not overlap a positive or a window of the same
+    kind, and the splits are separated by position. Each `shuffled` negative
+    has a positive with the same coordinates and split, and the same
+    dinucleotide counts (so no shuffle crosses a split). Shifted copies are
+    train rows named after a train row of the design.
 
     Raises:
         ValueError: naming the first invariant that fails.
     """
     kinds = table["negative_kind"] if "negative_kind" in table.columns else pd.Series("", index=table.index)
+    shifts = table["shift"] if "shift" in table.columns else pd.Series(0, index=table.index)
+    if (shifts != 0).any():
+        copies = table[shifts != 0]
+        if (copies["split"] != "train").any():
+            raise ValueError(f"Shifted row {copies[copies['split'] != 'train']['name'].iloc[0]} is not in the train split.")
+        design = set(table.loc[(shifts == 0) & (table["split"] == "train"), "name"].astype(str))
+        sources = copies["name"].astype(str).str.rsplit("@", n=1).str[0]
+        if not sources.isin(design).all():
+            raise ValueError(f"Shifted row {copies['name'][~sources.isin(design)].iloc[0]} has no train row of the design.")
     shuffled = table[kinds == "shuffled"]
     if len(shuffled):
         positives = table[table["label"] == 1].set_index(["start", "end"])
@@ -375,9 +456,9 @@ def check_promoter_dataset(table):
                 raise ValueError(f"Shuffled negative {row.name} is in split {row.split}, its positive in {source['split']}.")
             if dinucleotide_counts(source["sequence"]) != dinucleotide_counts(row.sequence):
                 raise ValueError(f"Shuffled negative {row.name} does not keep its positive's dinucleotide counts.")
-        table, kinds = table[kinds != "shuffled"], kinds[kinds != "shuffled"]
+        table, kinds, shifts = table[kinds != "shuffled"], kinds[kinds != "shuffled"], shifts[kinds != "shuffled"]
     for kind in sorted(set(kinds) - {""}) or [""]:
-        ordered = table[kinds.isin(["", kind])].sort_values("start")
+        ordered = table[kinds.isin(["", kind]) & (shifts == 0)].sort_values("start")
         starts, ends = ordered["start"].to_numpy(), ordered["end"].to_numpy()
         if (starts[1:] < ends[:-1]).any():
             raise ValueError(f"Windows overlap (positives and {kind or 'no'} negatives).")
@@ -395,7 +476,8 @@ def matching_report(table):
     """GC and CpG content of the positives and of each kind of negative, per split.
 
     Args:
-        table: DataFrame from `build_promoter_dataset`.
+        table: DataFrame from `build_promoter_dataset`; shifted copies
+            (`shift` != 0) are left out.
 
     Returns:
         DataFrame indexed by (split, negative_kind) with `n_positive`,
@@ -403,6 +485,8 @@ def matching_report(table):
         `cpg_negative` (CpG count per window) and the differences
         `gc_difference`, `cpg_difference` (negative minus positive).
     """
+    if "shift" in table.columns:
+        table = table[table["shift"] == 0]
     rows = []
     for split in [s for s in SPLITS if (table["split"] == s).any()]:
         part = table[table["split"] == split]
