@@ -7,6 +7,8 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kipoi_genome.cli.main import main
 from kipoi_genome.data.genome_windows import read_contig
@@ -228,6 +230,17 @@ def test_parse_shifts_rejects_bad_offsets(text):
 
 def test_parse_shifts():
     assert parse_shifts("-60,-20,20,60") == (-60, -20, 20, 60) and parse_shifts("") == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="-+0123456789, x", max_size=20))
+def test_parse_shifts_gives_valid_offsets_or_a_value_error(text):
+    try:
+        shifts = parse_shifts(text)
+    except ValueError as error:
+        assert repr(text) in str(error)
+        return
+    assert len(set(shifts)) == len(shifts) and all(0 < abs(s) < 300 for s in shifts)
 
 
 # The commands ---------------------------------------------------------------------
