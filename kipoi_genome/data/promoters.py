@@ -260,11 +260,7 @@ def build_promoter_dataset(
     n_sum = np.concatenate([[0], np.cumsum(codes == ord("N"))])
     starts = rng.integers(0, len(sequence) - length, size=num_candidates)
     ends = starts + length
-    ok = (n_sum[ends] - n_sum[starts]) == 0
-    nearest = np.searchsorted(all_tss, starts)
-    left = np.abs(starts - all_tss[np.clip(nearest - 1, 0, len(all_tss) - 1)])
-    right = np.abs(all_tss[np.clip(nearest, 0, len(all_tss) - 1)] - ends)
-    ok &= np.minimum(left, right) >= min_tss_distance
+    ok = ((n_sum[ends] - n_sum[starts]) == 0) & _far_from_tss(starts, ends, all_tss, min_tss_distance)
     starts = starts[ok]
     gcs = (gc_sum[starts + length] - gc_sum[starts]) / length
 
@@ -276,23 +272,21 @@ def build_promoter_dataset(
         codes_cg = (codes[:-1] == ord("C")) & (codes[1:] == ord("G"))
         cg_sum = np.concatenate([[0], np.cumsum(codes_cg)])
         grid = np.arange(0, len(sequence) - length + 1, candidate_step)
-        nearest = np.searchsorted(all_tss, grid)
-        left = np.abs(grid - all_tss[np.clip(nearest - 1, 0, len(all_tss) - 1)])
-        right = np.abs(all_tss[np.clip(nearest, 0, len(all_tss) - 1)] - (grid + length))
-        grid = grid[((n_sum[grid + length] - n_sum[grid]) == 0) & (np.minimum(left, right) >= min_tss_distance)]
+        grid = grid[((n_sum[grid + length] - n_sum[grid]) == 0)
+                    & _far_from_tss(grid, grid + length, all_tss, min_tss_distance)]
         kinds.append(_gc_cpg_negatives(
             sequence, contig, positives, regions, grid, (gc_sum[grid + length] - gc_sum[grid]) / length,
             cg_sum[grid + length - 1] - cg_sum[grid], length, gc_tolerance, cpg_tolerance, cpg_relative_tolerance,
             np.random.default_rng([seed, 1]),
         ))
-    if "shuffled" in negatives:
+    if SHUFFLED_KIND in negatives:
         kinds.append(_shuffled(positives, np.random.default_rng([seed, 2])))
     if train_shifts:
         genomic = pd.concat([positives, *[kind for kind in kinds if len(kind)]], ignore_index=True)
         genomic = genomic[(genomic["split"] == "train") & (genomic["negative_kind"] != SHUFFLED_KIND)]
-        shifted = _shifted_copies(sequence, genomic, regions["train"], all_tss, min_tss_distance, train_shifts)
+        shifted = _shifted_copies(sequence, genomic, regions["train"], n_sum, all_tss, min_tss_distance, train_shifts)
         kinds.append(shifted)
-        if "shuffled" in negatives:
+        if SHUFFLED_KIND in negatives:
             kinds.append(_shuffled(shifted[shifted["label"] == 1], np.random.default_rng([seed, 3])))
     table = pd.concat([positives, *[kind for kind in kinds if len(kind)]], ignore_index=True)[COLUMNS]
     table = table.astype({"start": int, "end": int, "label": int, "gc": float, "cpg": int, "shift": int})
@@ -304,27 +298,31 @@ def _shuffled(positives, rng):
     shuffled = positives.copy()
     shuffled["sequence"] = [dinucleotide_shuffle(window, rng) for window in positives["sequence"]]
     shuffled["name"] = NAME_PREFIXES["shuffled"] + positives["name"].astype(str)
-    shuffled["gene_type"], shuffled["label"], shuffled["negative_kind"] = "shuffled", 0, "shuffled"
+    shuffled["gene_type"], shuffled["label"], shuffled["negative_kind"] = SHUFFLED_KIND, 0, SHUFFLED_KIND
     return shuffled
 
 
-def _shifted_copies(sequence, windows, region, all_tss, min_tss_distance, shifts):
+def _far_from_tss(starts, ends, all_tss, min_distance):
+    """True where the window [start, end) is at least `min_distance` from its nearest TSS (`all_tss` sorted)."""
+    nearest = np.searchsorted(all_tss, starts)
+    left = np.abs(starts - all_tss[np.clip(nearest - 1, 0, len(all_tss) - 1)])
+    right = np.abs(all_tss[np.clip(nearest, 0, len(all_tss) - 1)] - ends)
+    return np.minimum(left, right) >= min_distance
+
+
+def _shifted_copies(sequence, windows, region, n_sum, all_tss, min_tss_distance, shifts):
     rows = []
+    direction = np.where(windows["strand"].to_numpy() == "+", 1, -1)
+    negative = windows["label"].to_numpy() == 0
     for shift in shifts:
-        for row in windows.itertuples(index=False):
-            offset = shift if row.strand == "+" else -shift
-            start, end = row.start + offset, row.end + offset
-            if start < region[0] or end > region[1]:
-                continue
+        starts = windows["start"].to_numpy() + shift * direction
+        ends = windows["end"].to_numpy() + shift * direction
+        keep = (starts >= region[0]) & (ends <= region[1])
+        inside = np.clip(starts, 0, len(sequence)), np.clip(ends, 0, len(sequence))
+        keep &= (n_sum[inside[1]] - n_sum[inside[0]]) == 0
+        keep &= ~negative | _far_from_tss(starts, ends, all_tss, min_tss_distance)
+        for row, start, end in zip(windows[keep].itertuples(index=False), starts[keep], ends[keep]):
             window = sequence[start:end]
-            if "N" in window:
-                continue
-            if row.label == 0:
-                nearest = int(np.searchsorted(all_tss, start))
-                left = start - all_tss[nearest - 1] if nearest > 0 else min_tss_distance
-                right = all_tss[nearest] - end if nearest < len(all_tss) else min_tss_distance
-                if min(left, right) < min_tss_distance:
-                    continue
             if row.strand == "-":
                 window = reverse_complement(window)
             rows.append(dict(row._asdict(), start=start, end=end, name=f"{row.name}@{shift:+d}", gc=gc_fraction(window),

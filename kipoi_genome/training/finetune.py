@@ -158,7 +158,6 @@ def _with_natural_head(model, from_scratch):
     return copy
 
 
-
 def natural_head_targets(table, source="<table>"):
     """Per-head targets and weights for a classifier with the natural head.
 
